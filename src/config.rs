@@ -1,0 +1,278 @@
+//! The node's one configuration: TOML on disk, every field with a working default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::common::constraints::Constraints;
+
+/// Everything `paco serve` can be told. A missing file or missing keys fall
+/// back to [`Config::default`], which is a working single-node setup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the proxy listens on; port 0 picks a free port (printed at start).
+    pub bind: SocketAddr,
+    /// Root of all stored data; created when missing.
+    pub data_dir: PathBuf,
+    /// Worker threads (one runtime each); 0 means one per core.
+    pub workers: usize,
+    /// Pin each worker to one core.
+    pub pin_workers: bool,
+    /// `auto` (io_uring when the kernel has it, else epoll), `io_uring` or `epoll`.
+    pub driver: Driver,
+    /// Open connections one worker holds before refusing more with 503.
+    pub max_connections_per_worker: usize,
+    /// Seconds a keep-alive connection may sit idle between requests.
+    pub idle_timeout_secs: u64,
+    /// Seconds a client may take to send the next piece of a request (head or
+    /// body) or to accept the next piece of a response.
+    pub client_timeout_secs: u64,
+    /// Seconds shutdown waits for requests in flight before exiting anyway.
+    pub shutdown_grace_secs: u64,
+    /// Per-request log lines at info level.
+    pub log_requests: bool,
+    /// Storage options.
+    pub storage: StorageConfig,
+    /// Swift's hash path prefix and suffix, as in swift.conf `[swift-hash]`.
+    pub swift_hash: SwiftHash,
+    /// Swift's constraints, published in `/info`.
+    pub constraints: Constraints,
+    /// tempauth options and users.
+    pub tempauth: TempAuthConfig,
+}
+
+/// Which io driver each worker runtime uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Driver {
+    /// io_uring when the kernel supports it, epoll otherwise.
+    Auto,
+    /// io_uring, failing at start-up when unavailable.
+    #[value(name = "io_uring")]
+    IoUring,
+    /// epoll, even where io_uring exists.
+    Epoll,
+}
+
+/// Where and how objects are stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// The device name objects go to under `data_dir` (`<data_dir>/<device>/objects/...`).
+    pub device: String,
+    /// Partition power of the object layout (2^N partitions).
+    pub part_power: u8,
+    /// Size of the buffers a request streams through, in bytes.
+    pub io_buffer_size: usize,
+}
+
+/// Swift's `[swift-hash]` section; at least one must be non-empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SwiftHash {
+    /// `swift_hash_path_prefix`.
+    pub prefix: String,
+    /// `swift_hash_path_suffix`.
+    pub suffix: String,
+}
+
+/// tempauth's settings and its user list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TempAuthConfig {
+    /// Prefix of account names (`AUTH_`).
+    pub reseller_prefix: String,
+    /// Seconds a token stays valid.
+    pub token_life_secs: u64,
+    /// Users; `groups` may hold `.admin` (account admin) and `.reseller_admin`.
+    pub users: Vec<TempAuthUser>,
+}
+
+/// One tempauth user, as `user_<account>_<user> = <key> [groups]` in Swift.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TempAuthUser {
+    /// Account part of `account:user`.
+    pub account: String,
+    /// User part of `account:user`.
+    pub user: String,
+    /// The key (password).
+    pub key: String,
+    /// `.admin`, `.reseller_admin`.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("paco-data"),
+            workers: 0,
+            pin_workers: true,
+            driver: Driver::Auto,
+            max_connections_per_worker: 4096,
+            idle_timeout_secs: 60,
+            client_timeout_secs: 60,
+            shutdown_grace_secs: 30,
+            log_requests: true,
+            storage: StorageConfig::default(),
+            swift_hash: SwiftHash::default(),
+            constraints: Constraints::default(),
+            tempauth: TempAuthConfig::default(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            device: "sda1".into(),
+            part_power: 10,
+            io_buffer_size: 256 * 1024,
+        }
+    }
+}
+
+impl Default for SwiftHash {
+    fn default() -> Self {
+        // Swift's own sample value; operators replace it before storing data.
+        SwiftHash {
+            prefix: String::new(),
+            suffix: "changeme".into(),
+        }
+    }
+}
+
+fn user(account: &str, user: &str, key: &str, groups: &[&str]) -> TempAuthUser {
+    TempAuthUser {
+        account: account.into(),
+        user: user.into(),
+        key: key.into(),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+    }
+}
+
+impl Default for TempAuthConfig {
+    fn default() -> Self {
+        // The users Swift's functional tests and its SAIO expect.
+        TempAuthConfig {
+            reseller_prefix: "AUTH_".into(),
+            token_life_secs: 86400,
+            users: vec![
+                user("admin", "admin", "admin", &[".admin", ".reseller_admin"]),
+                user("test", "tester", "testing", &[".admin"]),
+                user("test2", "tester2", "testing2", &[".admin"]),
+                user("test", "tester3", "testing3", &[]),
+                user("test5", "tester5", "testing5", &["service"]),
+            ],
+        }
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("parsing {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of its allowed range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads `path`, with defaults for everything it leaves out.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Checks the limits that would otherwise fail later, at request time.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.swift_hash.prefix.is_empty() && self.swift_hash.suffix.is_empty() {
+            return bad("swift_hash.prefix and swift_hash.suffix cannot both be empty");
+        }
+        if self.storage.part_power > 32 {
+            return bad("storage.part_power must be at most 32");
+        }
+        if !(4096..=16 * 1024 * 1024).contains(&self.storage.io_buffer_size) {
+            return bad("storage.io_buffer_size must be between 4096 and 16777216");
+        }
+        if self.storage.device.is_empty()
+            || self.storage.device.contains('/')
+            || self.storage.device.starts_with('.')
+        {
+            return bad("storage.device must be a plain directory name");
+        }
+        if self.max_connections_per_worker == 0 {
+            return bad("max_connections_per_worker must be at least 1");
+        }
+        if self.tempauth.reseller_prefix.is_empty() {
+            return bad("tempauth.reseller_prefix cannot be empty");
+        }
+        Ok(())
+    }
+
+    /// The worker count after resolving 0 to the number of cores.
+    pub fn worker_count(&self) -> usize {
+        if self.workers > 0 {
+            self.workers
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip_through_toml() {
+        let c = Config::default();
+        c.validate().expect("defaults validate");
+        let text = toml::to_string(&c).expect("serialize");
+        let back: Config = toml::from_str(&text).expect("parse");
+        assert_eq!(back.bind, c.bind);
+        assert_eq!(back.tempauth.users, c.tempauth.users);
+    }
+
+    #[test]
+    fn partial_file_keeps_other_defaults() {
+        let c: Config = toml::from_str("workers = 3\n[storage]\npart_power = 8\n").expect("parse");
+        assert_eq!(c.workers, 3);
+        assert_eq!(c.storage.part_power, 8);
+        assert_eq!(c.storage.device, "sda1");
+        assert_eq!(c.bind.port(), 8080);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<Config>("wrokers = 3\n").is_err());
+    }
+}

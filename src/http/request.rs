@@ -1,0 +1,325 @@
+//! Request heads: parsing with httparse under explicit limits.
+
+use std::net::SocketAddr;
+
+use super::{Headers, Limits};
+
+/// How the request body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (no Content-Length, not chunked).
+    None,
+    /// Exactly this many bytes follow the head.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// A parsed request head.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method as sent (`GET`, `PUT`, ...).
+    pub method: String,
+    /// The path part of the target, still percent-encoded.
+    pub raw_path: String,
+    /// The query string without `?`, still encoded (empty when absent).
+    pub query: String,
+    /// All headers in order.
+    pub headers: Headers,
+    /// Whether this is HTTP/1.1 (else 1.0).
+    pub http11: bool,
+    /// Body framing.
+    pub framing: Framing,
+    /// The client sent `Expect: 100-continue`.
+    pub expect_continue: bool,
+    /// The client wants the connection kept open after this request.
+    pub keep_alive: bool,
+    /// The peer's address.
+    pub peer: Option<SocketAddr>,
+}
+
+/// Why a head was refused, with the status Swift's front end answers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {reason}")]
+pub struct HeadError {
+    /// HTTP status to answer with before closing.
+    pub status: u16,
+    /// Short body text.
+    pub reason: String,
+}
+
+fn head_err(status: u16, reason: impl Into<String>) -> HeadError {
+    HeadError {
+        status,
+        reason: reason.into(),
+    }
+}
+
+/// Where the head ends (index just past `\r\n\r\n`), if it is complete.
+pub fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+/// Explains why an incomplete head that already fills `buf` is refused:
+/// a request line or a header line over its limit, or a head too large.
+pub fn oversized_head(buf: &[u8], limits: &Limits) -> HeadError {
+    match buf.iter().position(|&b| b == b'\n') {
+        None => head_err(414, "Request line too long"),
+        Some(first) if first > limits.max_request_line + 1 => {
+            head_err(414, "Request line too long")
+        }
+        Some(_) => {
+            let long_line = buf
+                .split(|&b| b == b'\n')
+                .any(|l| l.len() > limits.max_header_line + 1);
+            if long_line {
+                head_err(431, "Header line too long")
+            } else {
+                head_err(431, "Request header fields too large")
+            }
+        }
+    }
+}
+
+/// Parses a complete head (`buf` ends with the blank line).
+pub fn parse_head(
+    buf: &[u8],
+    limits: &Limits,
+    peer: Option<SocketAddr>,
+) -> Result<Request, HeadError> {
+    let mut lines = buf.split(|&b| b == b'\n');
+    if let Some(first) = lines.next() {
+        if first.len() > limits.max_request_line + 1 {
+            return Err(head_err(414, "Request line too long"));
+        }
+    }
+    if lines.any(|l| l.len() > limits.max_header_line + 1) {
+        return Err(head_err(431, "Header line too long"));
+    }
+    let mut storage = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut parsed = httparse::Request::new(&mut storage);
+    match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(head_err(400, "Incomplete request head")),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(head_err(431, "Too many headers"));
+        }
+        Err(e) => return Err(head_err(400, format!("Malformed request: {e}"))),
+    }
+    let method = parsed.method.unwrap_or_default().to_string();
+    let target = parsed.path.unwrap_or_default();
+    let http11 = parsed.version == Some(1);
+    if !target.starts_with('/') {
+        return Err(head_err(400, "Request target must be an absolute path"));
+    }
+    let (raw_path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (target.to_string(), String::new()),
+    };
+    let headers: Headers = parsed
+        .headers
+        .iter()
+        .map(|h| (h.name.to_string(), header_value(h.value)))
+        .collect();
+
+    let framing = framing(&headers)?;
+    let expect_continue = headers
+        .get("expect")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    let connection = headers.get("connection").unwrap_or("").to_ascii_lowercase();
+    let keep_alive = if http11 {
+        !connection.split(',').any(|t| t.trim() == "close")
+    } else {
+        connection.split(',').any(|t| t.trim() == "keep-alive")
+    };
+    Ok(Request {
+        method,
+        raw_path,
+        query,
+        headers,
+        http11,
+        framing,
+        expect_continue,
+        keep_alive,
+        peer,
+    })
+}
+
+/// Header values are normally UTF-8 (Swift clients send UTF-8); anything
+/// else is kept byte for byte as Latin-1 characters rather than dropped.
+fn header_value(raw: &[u8]) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.trim().to_string(),
+        Err(_) => raw
+            .iter()
+            .map(|&b| b as char)
+            .collect::<String>()
+            .trim()
+            .to_string(),
+    }
+}
+
+fn framing(headers: &Headers) -> Result<Framing, HeadError> {
+    if let Some(te) = headers.get("transfer-encoding") {
+        let last = te.rsplit(',').next().unwrap_or("").trim();
+        if last.eq_ignore_ascii_case("chunked") {
+            return Ok(Framing::Chunked);
+        }
+        if !te.trim().eq_ignore_ascii_case("identity") {
+            return Err(head_err(501, "Unsupported Transfer-Encoding"));
+        }
+    }
+    match headers.get("content-length") {
+        None => Ok(Framing::None),
+        Some(v) => {
+            let v = v.trim();
+            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(head_err(400, "Invalid Content-Length"));
+            }
+            v.parse::<u64>()
+                .map(Framing::Length)
+                .map_err(|_| head_err(400, "Invalid Content-Length"))
+        }
+    }
+}
+
+impl Request {
+    /// The decoded value of query parameter `name` (first occurrence); a
+    /// parameter given without `=` yields an empty string.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        query_pairs(&self.query)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether the query names `name`, with or without a value.
+    pub fn has_param(&self, name: &str) -> bool {
+        self.query_param(name).is_some()
+    }
+}
+
+/// Decoded `key=value` pairs of a query string, `+` meaning space as in
+/// form encoding (what Python's `parse_qsl`, and so Swift, does).
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (form_decode(k), form_decode(v))
+    })
+}
+
+fn form_decode(s: &str) -> String {
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn limits() -> Limits {
+        Limits {
+            max_request_line: 8192,
+            max_header_line: 8192,
+            max_headers: 126,
+            max_head_bytes: 256 * 1024,
+            idle_timeout: Duration::from_secs(1),
+            client_timeout: Duration::from_secs(1),
+            io_buffer_size: 65536,
+        }
+    }
+
+    #[test]
+    fn parses_put_with_length_and_expect() {
+        let raw = b"PUT /v1/AUTH_test/c/o%20x?multipart-manifest=put&a+b=c%2Fd HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\n";
+        let r = parse_head(raw, &limits(), None).expect("parse");
+        assert_eq!(r.method, "PUT");
+        assert_eq!(r.raw_path, "/v1/AUTH_test/c/o%20x");
+        assert_eq!(r.framing, Framing::Length(12));
+        assert!(r.expect_continue && r.keep_alive && r.http11);
+        assert_eq!(r.query_param("multipart-manifest").as_deref(), Some("put"));
+        assert_eq!(r.query_param("a b").as_deref(), Some("c/d"));
+    }
+
+    #[test]
+    fn chunked_wins_and_bad_lengths_are_refused() {
+        let raw = b"PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(
+            parse_head(raw, &limits(), None).expect("parse").framing,
+            Framing::Chunked
+        );
+        let raw = b"PUT /x HTTP/1.1\r\nContent-Length: -5\r\n\r\n";
+        assert_eq!(parse_head(raw, &limits(), None).unwrap_err().status, 400);
+        let raw = b"PUT /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
+        assert_eq!(parse_head(raw, &limits(), None).unwrap_err().status, 501);
+    }
+
+    #[test]
+    fn http10_closes_unless_asked() {
+        let r = parse_head(b"GET / HTTP/1.0\r\n\r\n", &limits(), None).expect("parse");
+        assert!(!r.keep_alive);
+        let r = parse_head(
+            b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+            &limits(),
+            None,
+        )
+        .expect("parse");
+        assert!(r.keep_alive);
+        let r = parse_head(
+            b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+            &limits(),
+            None,
+        )
+        .expect("parse");
+        assert!(!r.keep_alive);
+    }
+
+    #[test]
+    fn limits_give_swift_statuses() {
+        let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000));
+        assert_eq!(
+            parse_head(long.as_bytes(), &limits(), None)
+                .unwrap_err()
+                .status,
+            414
+        );
+        let long = format!("GET / HTTP/1.1\r\nX-A: {}\r\n\r\n", "a".repeat(9000));
+        assert_eq!(
+            parse_head(long.as_bytes(), &limits(), None)
+                .unwrap_err()
+                .status,
+            431
+        );
+        let mut many = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..200 {
+            many.push_str(&format!("X-H{i}: v\r\n"));
+        }
+        many.push_str("\r\n");
+        assert_eq!(
+            parse_head(many.as_bytes(), &limits(), None)
+                .unwrap_err()
+                .status,
+            431
+        );
+        assert_eq!(
+            parse_head(b"GARBAGE\r\n\r\n", &limits(), None)
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(oversized_head(&[b'a'; 10000], &limits()).status, 414);
+    }
+
+    #[test]
+    fn non_utf8_header_values_are_kept_as_latin1() {
+        let r = parse_head(
+            b"GET / HTTP/1.1\r\nX-Object-Meta-A: \xe9t\xe9\r\n\r\n",
+            &limits(),
+            None,
+        )
+        .expect("parse");
+        assert_eq!(r.headers.get("x-object-meta-a"), Some("\u{e9}t\u{e9}"));
+    }
+}

@@ -1,0 +1,354 @@
+//! Responses: what handlers return, and writing them to the socket, streaming
+//! file bodies through pooled buffers.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use monoio::buf::IoBufMut;
+
+use super::conn::Conn;
+use super::{Headers, Request};
+use crate::common::buffers;
+
+/// A response as a handler describes it; the connection layer adds
+/// `Content-Length`, `Date`, `X-Trans-Id` and `Connection`.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers, sent in order with the case given.
+    pub headers: Headers,
+    /// The body (never sent for HEAD).
+    pub body: Body,
+    /// Close the connection after this response.
+    pub close: bool,
+    /// Set by the connection layer.
+    pub trans_id: Option<String>,
+}
+
+/// Where a response body comes from.
+#[derive(Debug)]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// Bytes in memory (error texts, listings, small documents).
+    Bytes(Vec<u8>),
+    /// Pieces of an open file interleaved with bytes in memory (a whole
+    /// object, one range, or a multipart/byteranges document).
+    File(FileBody),
+}
+
+/// A file and the pieces of the body that come from it.
+pub struct FileBody {
+    /// The open file.
+    pub file: Rc<monoio::fs::File>,
+    /// The body, in order.
+    pub parts: Vec<Part>,
+}
+
+impl std::fmt::Debug for FileBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileBody")
+            .field("parts", &self.parts)
+            .finish()
+    }
+}
+
+/// One piece of a [`FileBody`].
+#[derive(Debug, Clone)]
+pub enum Part {
+    /// Literal bytes (multipart headers).
+    Bytes(Vec<u8>),
+    /// `len` bytes of the file from `offset`.
+    Range {
+        /// Offset in the file.
+        offset: u64,
+        /// Length in bytes.
+        len: u64,
+    },
+}
+
+impl Body {
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::File(f) => f
+                .parts
+                .iter()
+                .map(|p| match p {
+                    Part::Bytes(b) => b.len() as u64,
+                    Part::Range { len, .. } => *len,
+                })
+                .sum(),
+        }
+    }
+
+    /// Whether the body has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Response {
+    /// A response with no body.
+    pub fn empty(status: u16) -> Response {
+        Response {
+            status,
+            headers: Headers::new(),
+            body: Body::Empty,
+            close: false,
+            trans_id: None,
+        }
+    }
+
+    /// A response whose body is `text`, typed as Swift types its messages.
+    pub fn text(status: u16, text: &str) -> Response {
+        let mut r = Response::empty(status);
+        r.headers.set("Content-Type", "text/html; charset=UTF-8");
+        r.body = Body::Bytes(text.as_bytes().to_vec());
+        r
+    }
+
+    /// A response with Swift's standard body for `status`.
+    pub fn status(status: u16) -> Response {
+        match default_body(status) {
+            Some(body) => Response::text(status, &body),
+            None => Response::empty(status),
+        }
+    }
+
+    /// Adds a header (builder style).
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
+        self.headers.set(name.to_string(), value.into());
+        self
+    }
+}
+
+/// The reason phrase for a status.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Request Entity Too Large",
+        414 => "Request URI Too Long",
+        416 => "Requested Range Not Satisfiable",
+        422 => "Unprocessable Entity",
+        431 => "Request Header Fields Too Large",
+        499 => "Client Disconnect",
+        500 => "Internal Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        507 => "Insufficient Storage",
+        _ => "Unknown",
+    }
+}
+
+/// Swift's default explanation bodies (swob's `RESPONSE_REASONS`).
+fn default_body(status: u16) -> Option<String> {
+    let explanation = match status {
+        400 => "",
+        401 => "This server could not verify that you are authorized to access the document you requested.",
+        403 => "Access was denied to this resource.",
+        404 => "The resource could not be found.",
+        405 => "The method is not allowed for this resource.",
+        408 => "The server has waited too long for the request to be sent by the client.",
+        409 => "There was a conflict when trying to complete your request.",
+        411 => "Content-Length header required.",
+        412 => "A precondition for this request was not met.",
+        413 => "The body of your request was too large for this server.",
+        416 => "The Range requested is not available.",
+        422 => "Unable to process the contained instructions",
+        499 => "The client disconnected during request.",
+        500 => "The server has either erred or is incapable of performing the requested operation.",
+        501 => "The requested method is not implemented by this server.",
+        503 => "The server is currently unavailable. Please try again at a later time.",
+        507 => "There was not enough space to save the resource.",
+        _ => return None,
+    };
+    Some(format!(
+        "<html><h1>{}</h1><p>{}</p></html>",
+        reason(status),
+        explanation
+    ))
+}
+
+/// A new transaction id in Swift's shape: `tx` + 21 hex + `-` + hex time.
+pub fn new_trans_id() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let r: u128 = rand::random();
+    format!("tx{:021x}-{:010x}", r & ((1u128 << 84) - 1), secs)
+}
+
+thread_local! {
+    static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+}
+
+/// The `Date` header value, formatted at most once a second per thread.
+fn http_date_now() -> String {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs || d.1.is_empty() {
+            *d = (secs, httpdate::fmt_http_date(now));
+        }
+        d.1.clone()
+    })
+}
+
+/// Writes `resp` for `req` (absent when the head was refused). Returns the
+/// body bytes sent; an error means the connection must be closed.
+pub async fn write_response(
+    conn: &mut Conn,
+    req: Option<&Request>,
+    mut resp: Response,
+    keep_alive: bool,
+    trans_id: &str,
+) -> io::Result<u64> {
+    let is_head = req.is_some_and(|r| r.method == "HEAD");
+    let body_len = resp.body.len();
+    if !resp.headers.contains("content-length") && resp.status >= 200 {
+        resp.headers.set("Content-Length", body_len.to_string());
+    }
+    if !resp.headers.contains("content-type")
+        && resp.status >= 200
+        && resp.status != 204
+        && resp.status != 304
+    {
+        resp.headers.set("Content-Type", "text/html; charset=UTF-8");
+    }
+    let mut head = buffers::take(64 * 1024);
+    head.extend_from_slice(
+        format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status)).as_bytes(),
+    );
+    for (name, value) in resp.headers.iter() {
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in [
+        ("X-Trans-Id", trans_id.to_string()),
+        ("X-Openstack-Request-Id", trans_id.to_string()),
+        ("Date", http_date_now()),
+    ] {
+        head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    if !keep_alive {
+        head.extend_from_slice(b"Connection: close\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+
+    if is_head {
+        let (res, buf) = conn.write_all(head).await;
+        buffers::give(buf);
+        return res.map(|_| 0);
+    }
+    match resp.body {
+        Body::Empty => {
+            let (res, buf) = conn.write_all(head).await;
+            buffers::give(buf);
+            res.map(|_| 0)
+        }
+        Body::Bytes(bytes) => {
+            // Small bodies go out with the head in one write.
+            if head.capacity() - head.len() >= bytes.len() {
+                head.extend_from_slice(&bytes);
+                let (res, buf) = conn.write_all(head).await;
+                buffers::give(buf);
+                res?;
+            } else {
+                let (res, buf) = conn.write_all(head).await;
+                buffers::give(buf);
+                res?;
+                let (res, _) = conn.write_all(bytes).await;
+                res?;
+            }
+            Ok(body_len)
+        }
+        Body::File(fb) => {
+            write_file_body(conn, head, &fb, conn.limits.io_buffer_size).await?;
+            Ok(body_len)
+        }
+    }
+}
+
+/// Streams a file body: reads each range into a pooled buffer and sends it,
+/// with the head (and multipart headers) sharing the buffer of the bytes
+/// that follow them, so a small object goes out in a single write.
+async fn write_file_body(
+    conn: &mut Conn,
+    mut pending: Vec<u8>,
+    fb: &FileBody,
+    chunk: usize,
+) -> io::Result<()> {
+    for part in &fb.parts {
+        match part {
+            Part::Bytes(b) => pending.extend_from_slice(b),
+            Part::Range { offset, len } => {
+                let mut pos = *offset;
+                let end = offset + len;
+                while pos < end {
+                    if pending.capacity() - pending.len() < 4096 {
+                        let (res, buf) = conn.write_all(pending).await;
+                        pending = buf;
+                        res?;
+                        pending.clear();
+                        if pending.capacity() < chunk {
+                            buffers::give(std::mem::take(&mut pending));
+                            pending = buffers::take(chunk);
+                        }
+                    }
+                    let start = pending.len();
+                    let room = (pending.capacity() - start) as u64;
+                    let want = room.min(end - pos) as usize;
+                    let (res, slice) = fb
+                        .file
+                        .read_at(pending.slice_mut(start..start + want), pos)
+                        .await;
+                    pending = slice.into_inner();
+                    let n = res?;
+                    if n == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "object file shorter than its metadata says",
+                        ));
+                    }
+                    pos += n as u64;
+                }
+            }
+        }
+    }
+    if !pending.is_empty() {
+        let (res, buf) = conn.write_all(pending).await;
+        buffers::give(buf);
+        res?;
+    } else {
+        buffers::give(pending);
+    }
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! paco: an OpenStack-Swift-compatible storage node — proxy, account,
+//! container and object services in one process, one io_uring runtime per
+//! core. See `docs/` and the README.
+
+pub mod common;
+pub mod config;
+pub mod http;
+pub mod obj;
+pub mod proxy;
+pub mod runtime;
+pub mod serve;

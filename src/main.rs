@@ -1,0 +1,110 @@
+//! The `paco` command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use paco::config::{Config, Driver};
+
+#[derive(Parser)]
+#[command(
+    name = "paco",
+    version,
+    about = "An OpenStack-Swift-compatible storage node: proxy, account, container and object in one process"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a node. With no options: 127.0.0.1:8080, data under ./paco-data,
+    /// one worker per core, tempauth user test:tester / testing. Every
+    /// option here overrides the config file; docs/configuration.md lists
+    /// all settings.
+    Serve(ServeArgs),
+    /// Print the default configuration as TOML (a starting point for --config).
+    DefaultConfig,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file; anything it leaves out keeps its default.
+    #[arg(short, long, env = "PACO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address (port 0 picks a free port, printed on stdout).
+    #[arg(long)]
+    bind: Option<std::net::SocketAddr>,
+    /// Data directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Worker threads (0 = one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// I/O driver.
+    #[arg(long, value_enum)]
+    driver: Option<Driver>,
+    /// Do not pin workers to cores.
+    #[arg(long)]
+    no_pin: bool,
+    /// Log filter (tracing's RUST_LOG syntax), e.g. `info` or `paco=debug`.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::DefaultConfig => match toml::to_string_pretty(&Config::default()) {
+            Ok(s) => {
+                print!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("paco: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .init();
+            let mut config = match &args.config {
+                Some(path) => match Config::load(path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("paco: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => Config::default(),
+            };
+            if let Some(b) = args.bind {
+                config.bind = b;
+            }
+            if let Some(d) = args.data_dir {
+                config.data_dir = d;
+            }
+            if let Some(w) = args.workers {
+                config.workers = w;
+            }
+            if let Some(d) = args.driver {
+                config.driver = d;
+            }
+            if args.no_pin {
+                config.pin_workers = false;
+            }
+            match paco::serve::run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("paco: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

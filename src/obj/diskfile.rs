@@ -1,0 +1,106 @@
+//! The DiskFile interface, after Swift's: how the object server finds, reads,
+//! writes and deletes one object, whatever the layout on disk.
+
+#![allow(async_fn_in_trait)] // used on one thread only; futures need not be Send
+
+use std::rc::Rc;
+
+use crate::common::timestamp::Timestamp;
+
+use super::metadata::{Metadata, MetadataError};
+
+/// Why a disk operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiskFileError {
+    /// An I/O error from the filesystem.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored file is damaged.
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    /// The device is full.
+    #[error("device full")]
+    NoSpace,
+}
+
+impl DiskFileError {
+    /// Maps an I/O error, singling out a full device (507 in Swift).
+    pub fn from_io(e: std::io::Error) -> Self {
+        if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT) {
+            DiskFileError::NoSpace
+        } else {
+            DiskFileError::Io(e)
+        }
+    }
+}
+
+/// What is stored for one name, once its files are resolved.
+pub enum ObjectState {
+    /// Nothing has ever been stored (or it was reclaimed).
+    Missing,
+    /// The newest event is a delete at this time.
+    Deleted(Timestamp),
+    /// An object exists.
+    Present(OpenObject),
+}
+
+/// An object open for reading.
+pub struct OpenObject {
+    /// The open data file; the body is its first `content_length` bytes.
+    pub file: Rc<monoio::fs::File>,
+    /// Metadata of the data file with any newer POST metadata applied.
+    pub metadata: Metadata,
+    /// Body length.
+    pub content_length: u64,
+    /// Timestamp of the data file (the object's `X-Timestamp`).
+    pub data_timestamp: Timestamp,
+    /// Timestamp of the newest POST, if newer than the data.
+    pub meta_timestamp: Option<Timestamp>,
+}
+
+impl OpenObject {
+    /// The newest of the data and POST timestamps: what a later write must beat.
+    pub fn newest_timestamp(&self) -> Timestamp {
+        self.meta_timestamp
+            .map_or(self.data_timestamp, |m| m.max(self.data_timestamp))
+    }
+}
+
+/// One object name's files. Implementations: `hashed` (Swift's layout).
+pub trait DiskFile {
+    /// The writer `create` returns.
+    type Writer: DiskFileWriter;
+
+    /// Resolves the current state from the files present.
+    async fn open(&self) -> Result<ObjectState, DiskFileError>;
+
+    /// Starts writing a new version; nothing is visible until `commit`.
+    async fn create(&self) -> Result<Self::Writer, DiskFileError>;
+
+    /// Stores POST metadata at `timestamp` (a `.meta` file).
+    async fn write_metadata(
+        &self,
+        timestamp: Timestamp,
+        meta: &Metadata,
+    ) -> Result<(), DiskFileError>;
+
+    /// Stores a delete at `timestamp` (a `.ts` tombstone).
+    async fn delete(&self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError>;
+}
+
+/// Streams a new object version to disk.
+pub trait DiskFileWriter {
+    /// Appends the bytes of `buf`; the buffer comes back for reuse.
+    async fn write(&mut self, buf: Vec<u8>) -> (Result<(), DiskFileError>, Vec<u8>);
+
+    /// Bytes written so far.
+    fn written(&self) -> u64;
+
+    /// Stores `meta` with the data, makes the file durable and moves it into
+    /// place as the version at `timestamp`. Only after this returns `Ok`
+    /// may the write be acknowledged.
+    async fn commit(self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError>;
+
+    /// Throws the partial write away.
+    async fn abort(self);
+}

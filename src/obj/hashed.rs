@@ -1,0 +1,481 @@
+//! Swift's `hashed` object layout:
+//! `<device>/objects/<part>/<suffix>/<hash>/<timestamp>.{data,ts,meta}`, with
+//! writes staged in `<device>/tmp/` and renamed into place once durable.
+
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use monoio::fs::{File, OpenOptions};
+
+use crate::common::hash::{hash_hex, hash_path, partition, HashConf};
+use crate::common::timestamp::Timestamp;
+
+use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
+use super::metadata::{self, Metadata, FOOTER_LEN};
+
+/// Bytes read from the end of a file in one go to find its metadata; most
+/// metadata fits, so opening an object costs one read.
+const TAIL_READ: usize = 16 * 1024;
+
+/// Hands out [`HashedDiskFile`]s for one device.
+#[derive(Debug)]
+pub struct HashedManager {
+    device_root: PathBuf,
+    hash_conf: HashConf,
+    part_power: u8,
+}
+
+impl HashedManager {
+    /// A manager for the device at `device_root` (created if missing). Temp
+    /// files left by a crash are removed: no writer can be running yet.
+    pub fn new(device_root: PathBuf, hash_conf: HashConf, part_power: u8) -> io::Result<Self> {
+        assert!(part_power <= 32, "part power over 32");
+        std::fs::create_dir_all(device_root.join("objects"))?;
+        let tmp = device_root.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        Ok(HashedManager {
+            device_root,
+            hash_conf,
+            part_power,
+        })
+    }
+
+    /// Removes staged writes that no process is finishing (at start-up).
+    pub fn clean_tmp(&self) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(self.device_root.join("tmp"))? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The disk file for `/account/container/object`.
+    pub fn get(self: &Rc<Self>, account: &str, container: &str, object: &str) -> HashedDiskFile {
+        // hash_path only fails without a container, which this signature rules out.
+        let digest =
+            hash_path(&self.hash_conf, account, Some(container), Some(object)).unwrap_or([0u8; 16]);
+        let hash = hash_hex(&digest);
+        let part = partition(&digest, self.part_power);
+        let suffix = &hash[hash.len() - 3..];
+        let dir = self
+            .device_root
+            .join("objects")
+            .join(part.to_string())
+            .join(suffix)
+            .join(&hash);
+        HashedDiskFile {
+            manager: self.clone(),
+            dir,
+            hash,
+            partition: part,
+        }
+    }
+}
+
+/// One object name's hash directory.
+#[derive(Debug)]
+pub struct HashedDiskFile {
+    manager: Rc<HashedManager>,
+    dir: PathBuf,
+    hash: String,
+    partition: u32,
+}
+
+/// The kinds of file a hash directory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ext {
+    Data,
+    Meta,
+    Tombstone,
+}
+
+impl Ext {
+    fn suffix(self) -> &'static str {
+        match self {
+            Ext::Data => ".data",
+            Ext::Meta => ".meta",
+            Ext::Tombstone => ".ts",
+        }
+    }
+}
+
+fn parse_name(name: &str) -> Option<(Timestamp, Ext)> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let ext = match ext {
+        "data" => Ext::Data,
+        "meta" => Ext::Meta,
+        "ts" => Ext::Tombstone,
+        _ => return None,
+    };
+    Timestamp::parse(stem).ok().map(|t| (t, ext))
+}
+
+/// The files that decide an object's state, newest first within each kind.
+#[derive(Debug, Default)]
+struct Listing {
+    /// Newest `.data` or `.ts`.
+    newest: Option<(Timestamp, Ext)>,
+    /// Newest `.meta` newer than `newest`.
+    meta: Option<Timestamp>,
+    /// Files superseded by the two above.
+    obsolete: Vec<String>,
+}
+
+fn list_dir(dir: &Path) -> io::Result<Listing> {
+    // readdir has no io_uring op; a hash directory holds a handful of names.
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Listing::default()),
+        Err(e) => return Err(e),
+    };
+    let mut files: Vec<(Timestamp, Ext, String)> = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some((ts, ext)) = parse_name(&name) {
+            files.push((ts, ext, name));
+        }
+    }
+    files.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut listing = Listing::default();
+    for (ts, ext, name) in files {
+        match ext {
+            Ext::Data | Ext::Tombstone if listing.newest.is_none() => {
+                listing.newest = Some((ts, ext))
+            }
+            Ext::Meta if listing.newest.is_none() && listing.meta.is_none() => {
+                listing.meta = Some(ts)
+            }
+            _ => listing.obsolete.push(name),
+        }
+    }
+    // A .meta only matters on top of a .data.
+    if listing.newest.is_none_or(|(_, e)| e == Ext::Tombstone) {
+        if let Some(m) = listing.meta.take() {
+            listing
+                .obsolete
+                .push(format!("{}{}", m.internal(), Ext::Meta.suffix()));
+        }
+    }
+    Ok(listing)
+}
+
+async fn read_file_metadata(file: &File) -> Result<(Metadata, u64), DiskFileError> {
+    let file_len = file.metadata().await?.len();
+    if file_len < FOOTER_LEN as u64 {
+        return Err(metadata::MetadataError::Corrupt("file shorter than a footer").into());
+    }
+    let tail_len = (file_len as usize).min(TAIL_READ);
+    let tail = read_exact_at(file, tail_len, file_len - tail_len as u64).await?;
+    let footer = metadata::parse_footer(&tail[tail_len - FOOTER_LEN..], file_len)?;
+    let block_start = footer.body_len;
+    let meta = if footer.meta_len + FOOTER_LEN <= tail_len {
+        let at = tail_len - FOOTER_LEN - footer.meta_len;
+        metadata::decode_meta(&tail[at..tail_len - FOOTER_LEN], &footer)?
+    } else {
+        let block = read_exact_at(file, footer.meta_len, block_start).await?;
+        metadata::decode_meta(&block, &footer)?
+    };
+    Ok((meta, footer.body_len))
+}
+
+async fn read_exact_at(file: &File, len: usize, pos: u64) -> Result<Vec<u8>, DiskFileError> {
+    let (res, buf) = file.read_exact_at(Vec::with_capacity(len), pos).await;
+    res?;
+    Ok(buf)
+}
+
+/// Opens a directory and fsyncs it, making renames and creations in it durable.
+async fn fsync_dir(dir: &Path) -> io::Result<()> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(dir)
+        .await?;
+    f.sync_all().await?;
+    f.close().await
+}
+
+/// Creates `dir` and any missing parents below `root`, returning the
+/// directories whose entries changed (each parent of a new directory).
+async fn make_dirs(root: &Path, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    match monoio::fs::create_dir(dir).await {
+        Ok(()) => return Ok(dir.parent().map(Path::to_path_buf).into_iter().collect()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let rel = dir
+        .strip_prefix(root)
+        .map_err(|_| io::Error::other("directory outside device"))?;
+    let mut changed = Vec::new();
+    let mut cur = root.to_path_buf();
+    for comp in rel.components() {
+        let parent = cur.clone();
+        cur.push(comp);
+        match monoio::fs::create_dir(&cur).await {
+            Ok(()) => changed.push(parent),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(changed)
+}
+
+impl HashedDiskFile {
+    /// The object's hash (hex), naming its directory.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The object's partition.
+    pub fn partition(&self) -> u32 {
+        self.partition
+    }
+
+    /// The object's hash directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    async fn open_once(&self) -> Result<ObjectState, DiskFileError> {
+        let listing = list_dir(&self.dir)?;
+        let (data_ts, ext) = match listing.newest {
+            None => return Ok(ObjectState::Missing),
+            Some(n) => n,
+        };
+        if ext == Ext::Tombstone {
+            return Ok(ObjectState::Deleted(data_ts));
+        }
+        let path = self.dir.join(format!("{}.data", data_ts.internal()));
+        let file = File::open(&path).await?;
+        let (mut meta, content_length) = read_file_metadata(&file).await?;
+        if let Some(meta_ts) = listing.meta {
+            let mf = File::open(self.dir.join(format!("{}.meta", meta_ts.internal()))).await?;
+            let (post, _) = read_file_metadata(&mf).await?;
+            let _ = mf.close().await;
+            apply_post(&mut meta, post);
+        }
+        Ok(ObjectState::Present(OpenObject {
+            file: Rc::new(file),
+            metadata: meta,
+            content_length,
+            data_timestamp: data_ts,
+            meta_timestamp: listing.meta,
+        }))
+    }
+
+    async fn write_marker(
+        &self,
+        ext: Ext,
+        timestamp: Timestamp,
+        meta: &Metadata,
+    ) -> Result<(), DiskFileError> {
+        let mut w = self.create_with(ext).await?;
+        w.ext = ext;
+        w.commit(timestamp, meta).await
+    }
+
+    async fn create_with(&self, ext: Ext) -> Result<HashedWriter, DiskFileError> {
+        let name = format!("{}-{:016x}.tmp", self.hash, rand::random::<u64>());
+        let tmp_path = self.manager.device_root.join("tmp").join(name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp_path)
+            .await
+            .map_err(DiskFileError::from_io)?;
+        Ok(HashedWriter {
+            file: Some(file),
+            tmp_path,
+            dir: self.dir.clone(),
+            root: self.manager.device_root.join("objects"),
+            written: 0,
+            ext,
+            done: false,
+        })
+    }
+}
+
+/// A POST replaces the user metadata and the headers a POST may set, and
+/// keeps what describes the data (size, ETag, name).
+fn apply_post(meta: &mut Metadata, post: Metadata) {
+    meta.retain(|k, _| !super::server::is_post_replaced(k));
+    for (k, v) in post {
+        if super::server::is_post_replaced(&k) || k.eq_ignore_ascii_case("Content-Type") {
+            meta.insert(k, v);
+        }
+    }
+}
+
+impl DiskFile for HashedDiskFile {
+    type Writer = HashedWriter;
+
+    async fn open(&self) -> Result<ObjectState, DiskFileError> {
+        // A concurrent write's cleanup may unlink a file between listing and
+        // opening it; the listing is then stale, so look again.
+        let mut tries = 0;
+        loop {
+            match self.open_once().await {
+                Err(DiskFileError::Io(e)) if e.kind() == io::ErrorKind::NotFound && tries < 3 => {
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn create(&self) -> Result<HashedWriter, DiskFileError> {
+        self.create_with(Ext::Data).await
+    }
+
+    async fn write_metadata(
+        &self,
+        timestamp: Timestamp,
+        meta: &Metadata,
+    ) -> Result<(), DiskFileError> {
+        self.write_marker(Ext::Meta, timestamp, meta).await
+    }
+
+    async fn delete(&self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError> {
+        self.write_marker(Ext::Tombstone, timestamp, meta).await
+    }
+}
+
+/// A version being written in `tmp/`.
+#[derive(Debug)]
+pub struct HashedWriter {
+    file: Option<File>,
+    tmp_path: PathBuf,
+    dir: PathBuf,
+    root: PathBuf,
+    written: u64,
+    ext: Ext,
+    done: bool,
+}
+
+impl DiskFileWriter for HashedWriter {
+    async fn write(&mut self, buf: Vec<u8>) -> (Result<(), DiskFileError>, Vec<u8>) {
+        let Some(file) = self.file.as_ref() else {
+            return (Err(io::Error::other("writer already closed").into()), buf);
+        };
+        let len = buf.len() as u64;
+        let (res, buf) = file.write_all_at(buf, self.written).await;
+        match res {
+            Ok(()) => {
+                self.written += len;
+                (Ok(()), buf)
+            }
+            Err(e) => (Err(DiskFileError::from_io(e)), buf),
+        }
+    }
+
+    fn written(&self) -> u64 {
+        self.written
+    }
+
+    async fn commit(mut self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("writer already closed"))?;
+        let trailer = metadata::encode_trailer(meta, self.written);
+        let (res, _) = file.write_all_at(trailer, self.written).await;
+        res.map_err(DiskFileError::from_io)?;
+        file.sync_data().await.map_err(DiskFileError::from_io)?;
+        file.close().await?;
+        let mut changed = make_dirs(&self.root, &self.dir).await?;
+        let target = self
+            .dir
+            .join(format!("{}{}", timestamp.internal(), self.ext.suffix()));
+        monoio::fs::rename(&self.tmp_path, &target).await?;
+        self.done = true;
+        changed.push(self.dir.clone());
+        for dir in changed.iter().rev() {
+            fsync_dir(dir).await?;
+        }
+        // Older versions are now unreachable; losing this cleanup to a crash
+        // only leaves files the next write removes.
+        if let Ok(listing) = list_dir(&self.dir) {
+            for name in listing.obsolete {
+                let _ = monoio::fs::remove_file(self.dir.join(name)).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn abort(mut self) {
+        if let Some(f) = self.file.take() {
+            let _ = f.close().await;
+        }
+        let _ = monoio::fs::remove_file(&self.tmp_path).await;
+        self.done = true;
+    }
+}
+
+impl Drop for HashedWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            // An error path dropped the writer without abort: never leave the
+            // staged file behind.
+            let _ = std::fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_sort_newest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for n in [
+            "0000000001.00000.data",
+            "0000000003.00000.meta",
+            "0000000002.00000.data",
+            "0000000001.50000.meta",
+            "junk.tmp",
+        ] {
+            std::fs::write(dir.path().join(n), b"").expect("write");
+        }
+        let l = list_dir(dir.path()).expect("list");
+        assert_eq!(l.newest.map(|n| n.1), Some(Ext::Data));
+        assert_eq!(
+            l.newest.map(|n| n.0.internal()),
+            Some("0000000002.00000".to_string())
+        );
+        assert_eq!(
+            l.meta.map(|t| t.internal()),
+            Some("0000000003.00000".to_string())
+        );
+        let mut obsolete = l.obsolete.clone();
+        obsolete.sort();
+        assert_eq!(
+            obsolete,
+            vec!["0000000001.00000.data", "0000000001.50000.meta"]
+        );
+    }
+
+    #[test]
+    fn tombstone_hides_older_data_and_meta() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for n in [
+            "0000000001.00000.data",
+            "0000000002.00000.ts",
+            "0000000003.00000.meta",
+        ] {
+            std::fs::write(dir.path().join(n), b"").expect("write");
+        }
+        let l = list_dir(dir.path()).expect("list");
+        assert_eq!(l.newest.map(|n| n.1), Some(Ext::Tombstone));
+        assert_eq!(l.meta, None);
+        assert_eq!(l.obsolete.len(), 2);
+    }
+}

@@ -1,0 +1,426 @@
+//! The object server: Swift's object-server semantics for one device —
+//! last-writer-wins by `X-Timestamp`, durable PUT with MD5 verification,
+//! conditional and ranged reads, POST metadata and tombstones.
+
+use std::rc::Rc;
+
+use md5::{Digest, Md5};
+
+use crate::common::buffers;
+use crate::common::timestamp::Timestamp;
+use crate::http::conditional::{self, Precondition};
+use crate::http::range::{self, RangeOutcome};
+use crate::http::response::{FileBody, Part};
+use crate::http::{Body, BodyReader, Headers, Response};
+
+use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
+use super::hashed::HashedManager;
+use super::metadata::Metadata;
+
+/// Headers besides `X-Object-Meta-*` that are stored with an object and
+/// returned with it (Swift's object-server `allowed_headers`).
+pub const ALLOWED_HEADERS: &[&str] = &[
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Cache-Control",
+    "Expires",
+    "X-Delete-At",
+    "X-Object-Manifest",
+    "X-Robots-Tag",
+    "X-Static-Large-Object",
+];
+
+/// Metadata key of the body's CRC32, kept for the auditor; never returned.
+pub const CRC_KEY: &str = "Paco-Crc32";
+
+fn is_user_meta(k: &str) -> bool {
+    let l = k.to_ascii_lowercase();
+    l.starts_with("x-object-meta-") || l.starts_with("x-object-transient-sysmeta-")
+}
+
+fn is_allowed(k: &str) -> bool {
+    ALLOWED_HEADERS.iter().any(|a| a.eq_ignore_ascii_case(k))
+}
+
+/// Whether a POST replaces this key (user metadata and the allowed headers
+/// other than the SLO marker, which only a PUT sets).
+pub fn is_post_replaced(k: &str) -> bool {
+    is_user_meta(k) || (is_allowed(k) && !k.eq_ignore_ascii_case("X-Static-Large-Object"))
+}
+
+/// A request the object server answers: what Swift's backend protocol
+/// carries (`/device/part/a/c/o` plus `X-Timestamp` and friends).
+#[derive(Debug)]
+pub struct ObjRequest<'a> {
+    /// GET, HEAD, PUT, POST or DELETE.
+    pub method: &'a str,
+    /// Account name.
+    pub account: &'a str,
+    /// Container name.
+    pub container: &'a str,
+    /// Object name.
+    pub object: &'a str,
+    /// Headers, including `X-Timestamp` for writes.
+    pub headers: &'a Headers,
+}
+
+/// Serves objects on one device.
+pub struct ObjectServer {
+    manager: Rc<HashedManager>,
+    io_buffer_size: usize,
+    max_file_size: u64,
+}
+
+fn error_response(e: &DiskFileError) -> Response {
+    match e {
+        DiskFileError::NoSpace => Response::status(507),
+        other => {
+            tracing::error!("object server: {other}");
+            Response::status(500)
+        }
+    }
+}
+
+fn timestamp_header(headers: &Headers) -> Result<Timestamp, Response> {
+    match headers.get("x-timestamp").map(Timestamp::parse) {
+        Some(Ok(t)) => Ok(t),
+        Some(Err(_)) => Err(Response::text(
+            400,
+            "X-Timestamp should be a UNIX timestamp float value",
+        )),
+        None => Err(Response::text(400, "Missing timestamp")),
+    }
+}
+
+fn now_secs() -> i64 {
+    Timestamp::now().secs()
+}
+
+/// Whether the object has passed its `X-Delete-At`.
+fn is_expired(meta: &Metadata) -> bool {
+    meta.get("X-Delete-At")
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_some_and(|at| at <= now_secs())
+}
+
+impl ObjectServer {
+    /// A server over `manager`'s device.
+    pub fn new(manager: Rc<HashedManager>, io_buffer_size: usize, max_file_size: u64) -> Self {
+        ObjectServer {
+            manager,
+            io_buffer_size,
+            max_file_size,
+        }
+    }
+
+    /// Answers one object request.
+    pub async fn handle(&self, req: &ObjRequest<'_>, body: &mut BodyReader<'_>) -> Response {
+        let df = self.manager.get(req.account, req.container, req.object);
+        match req.method {
+            "GET" | "HEAD" => self.get(&df, req).await,
+            "PUT" => self.put(&df, req, body).await,
+            "POST" => self.post(&df, req).await,
+            "DELETE" => self.delete(&df, req).await,
+            _ => Response::status(405),
+        }
+    }
+
+    async fn get(&self, df: &impl DiskFile, req: &ObjRequest<'_>) -> Response {
+        let obj = match df.open().await {
+            Ok(ObjectState::Present(o)) if !is_expired(&o.metadata) => o,
+            Ok(_) => return Response::status(404),
+            Err(e) => return error_response(&e),
+        };
+        let etag = obj.metadata.get("ETag").cloned().unwrap_or_default();
+        let ts = obj.newest_timestamp();
+        let last_modified = ts.http_date();
+        let mut headers = object_headers(&obj, ts);
+        match conditional::evaluate(req.headers, &etag, ts.ceil_secs(), true) {
+            Precondition::Proceed => {}
+            Precondition::NotModified => {
+                let mut r = Response::empty(304);
+                r.headers.set("Etag", etag);
+                r.headers.set("Last-Modified", last_modified);
+                r.headers.set("Content-Length", "0");
+                return r;
+            }
+            Precondition::Failed => return Response::status(412),
+        }
+        let len = obj.content_length;
+        let ranges = req
+            .headers
+            .get("range")
+            .filter(|_| if_range_holds(req.headers, &etag, ts.ceil_secs()))
+            .and_then(range::parse_range)
+            .map(|spec| range::ranges_for_length(&spec, len))
+            .unwrap_or(RangeOutcome::Full);
+        let file = obj.file.clone();
+        match ranges {
+            RangeOutcome::Full => {
+                let mut r = Response::empty(200);
+                r.headers = headers;
+                r.body = Body::File(FileBody {
+                    file,
+                    parts: vec![Part::Range { offset: 0, len }],
+                });
+                r
+            }
+            RangeOutcome::Unsatisfiable => {
+                let mut r = Response::status(416);
+                r.headers.set("Content-Range", format!("bytes */{len}"));
+                r
+            }
+            RangeOutcome::Ranges(rs) if rs.len() == 1 => {
+                let (start, end) = rs[0];
+                headers.set("Content-Range", range::content_range(start, end, len));
+                let mut r = Response::empty(206);
+                r.headers = headers;
+                r.body = Body::File(FileBody {
+                    file,
+                    parts: vec![Part::Range {
+                        offset: start,
+                        len: end - start,
+                    }],
+                });
+                r
+            }
+            RangeOutcome::Ranges(rs) => {
+                let boundary = range::multipart_boundary();
+                let ctype = headers
+                    .get("Content-Type")
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                let mut parts = Vec::with_capacity(rs.len() * 2 + 1);
+                for &(start, end) in &rs {
+                    parts.push(Part::Bytes(
+                        range::multipart_part_header(&boundary, &ctype, start, end, len)
+                            .into_bytes(),
+                    ));
+                    parts.push(Part::Range {
+                        offset: start,
+                        len: end - start,
+                    });
+                }
+                parts.push(Part::Bytes(
+                    range::multipart_trailer(&boundary).into_bytes(),
+                ));
+                headers.set(
+                    "Content-Type",
+                    format!("multipart/byteranges;boundary={boundary}"),
+                );
+                let mut r = Response::empty(206);
+                r.headers = headers;
+                r.body = Body::File(FileBody { file, parts });
+                r
+            }
+        }
+    }
+
+    async fn put(
+        &self,
+        df: &impl DiskFile,
+        req: &ObjRequest<'_>,
+        body: &mut BodyReader<'_>,
+    ) -> Response {
+        let ts = match timestamp_header(req.headers) {
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        match df.open().await {
+            Ok(ObjectState::Present(o)) => {
+                if o.newest_timestamp() >= ts {
+                    return conflict(o.newest_timestamp());
+                }
+                if req
+                    .headers
+                    .get("if-none-match")
+                    .is_some_and(|v| v.trim() == "*")
+                    && !is_expired(&o.metadata)
+                {
+                    return Response::status(412);
+                }
+            }
+            Ok(ObjectState::Deleted(t)) if t >= ts => return conflict(t),
+            Ok(_) => {}
+            Err(e) => return error_response(&e),
+        }
+        let mut writer = match df.create().await {
+            Ok(w) => w,
+            Err(e) => return error_response(&e),
+        };
+        let mut md5 = Md5::new();
+        let mut crc = crc32fast::Hasher::new();
+        let mut buf = buffers::take(self.io_buffer_size);
+        loop {
+            buf.clear();
+            let (res, b) = body.read(buf).await;
+            buf = b;
+            match res {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    buffers::give(buf);
+                    writer.abort().await;
+                    return Response::status(e.status());
+                }
+            }
+            if writer.written() + buf.len() as u64 > self.max_file_size {
+                buffers::give(buf);
+                writer.abort().await;
+                return Response::status(413);
+            }
+            md5.update(&buf);
+            crc.update(&buf);
+            let (res, b) = writer.write(buf).await;
+            buf = b;
+            if let Err(e) = res {
+                buffers::give(buf);
+                writer.abort().await;
+                return error_response(&e);
+            }
+        }
+        buffers::give(buf);
+        let etag = hex::encode(md5.finalize());
+        if let Some(sent) = req.headers.get("etag") {
+            if !sent.trim().trim_matches('"').eq_ignore_ascii_case(&etag) {
+                writer.abort().await;
+                return Response::status(422);
+            }
+        }
+        let mut meta = Metadata::new();
+        meta.insert(
+            "name".into(),
+            format!("/{}/{}/{}", req.account, req.container, req.object),
+        );
+        meta.insert("X-Timestamp".into(), ts.internal());
+        meta.insert(
+            "Content-Type".into(),
+            req.headers
+                .get("content-type")
+                .unwrap_or("application/octet-stream")
+                .to_string(),
+        );
+        meta.insert("Content-Length".into(), writer.written().to_string());
+        meta.insert("ETag".into(), etag.clone());
+        meta.insert(CRC_KEY.into(), format!("{:08x}", crc.finalize()));
+        for (k, v) in req.headers.iter() {
+            if is_user_meta(k)
+                || is_allowed(k)
+                || k.to_ascii_lowercase().starts_with("x-object-sysmeta-")
+            {
+                meta.insert(crate::http::headers::title_case(k), v.to_string());
+            }
+        }
+        if let Err(e) = writer.commit(ts, &meta).await {
+            return error_response(&e);
+        }
+        let mut r = Response::empty(201);
+        r.headers.set("Etag", etag);
+        r.headers.set("Last-Modified", ts.http_date());
+        r
+    }
+
+    async fn post(&self, df: &impl DiskFile, req: &ObjRequest<'_>) -> Response {
+        let ts = match timestamp_header(req.headers) {
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        let obj = match df.open().await {
+            Ok(ObjectState::Present(o)) if !is_expired(&o.metadata) => o,
+            Ok(_) => return Response::status(404),
+            Err(e) => return error_response(&e),
+        };
+        if obj.newest_timestamp() >= ts {
+            return conflict(obj.newest_timestamp());
+        }
+        let mut meta = Metadata::new();
+        meta.insert("X-Timestamp".into(), ts.internal());
+        for (k, v) in req.headers.iter() {
+            if is_post_replaced(k) || k.eq_ignore_ascii_case("content-type") {
+                meta.insert(crate::http::headers::title_case(k), v.to_string());
+            }
+        }
+        match df.write_metadata(ts, &meta).await {
+            Ok(()) => Response::status(202),
+            Err(e) => error_response(&e),
+        }
+    }
+
+    async fn delete(&self, df: &impl DiskFile, req: &ObjRequest<'_>) -> Response {
+        let ts = match timestamp_header(req.headers) {
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        let existed = match df.open().await {
+            Ok(ObjectState::Present(o)) => {
+                if o.newest_timestamp() >= ts {
+                    return conflict(o.newest_timestamp());
+                }
+                !is_expired(&o.metadata)
+            }
+            Ok(ObjectState::Deleted(t)) if t >= ts => return conflict(t),
+            Ok(_) => false,
+            Err(e) => return error_response(&e),
+        };
+        let mut meta = Metadata::new();
+        meta.insert("X-Timestamp".into(), ts.internal());
+        meta.insert(
+            "name".into(),
+            format!("/{}/{}/{}", req.account, req.container, req.object),
+        );
+        match df.delete(ts, &meta).await {
+            Ok(()) if existed => Response::empty(204),
+            Ok(()) => Response::status(404),
+            Err(e) => error_response(&e),
+        }
+    }
+}
+
+/// 409 with the timestamp that won, as Swift's object server answers.
+fn conflict(existing: Timestamp) -> Response {
+    Response::status(409).with_header("X-Backend-Timestamp", existing.internal())
+}
+
+/// `If-Range`: a Range applies only when the validator still matches.
+fn if_range_holds(headers: &Headers, etag: &str, last_modified: i64) -> bool {
+    match headers.get("if-range") {
+        None => true,
+        Some(v) => {
+            let v = v.trim();
+            if v.starts_with('"') || !v.contains(' ') {
+                v.trim_matches('"') == etag
+            } else {
+                httpdate::parse_http_date(v)
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .is_some_and(|d| d.as_secs() as i64 >= last_modified)
+            }
+        }
+    }
+}
+
+/// The headers a GET or HEAD of `obj` returns.
+fn object_headers(obj: &OpenObject, ts: Timestamp) -> Headers {
+    let m = &obj.metadata;
+    let mut h = Headers::new();
+    h.set(
+        "Content-Type",
+        m.get("Content-Type")
+            .cloned()
+            .unwrap_or_else(|| "application/octet-stream".into()),
+    );
+    h.set("Etag", m.get("ETag").cloned().unwrap_or_default());
+    h.set("Last-Modified", ts.http_date());
+    h.set("X-Timestamp", ts.normal());
+    h.set("Accept-Ranges", "bytes");
+    for (k, v) in m {
+        if is_user_meta(k)
+            || is_allowed(k)
+            || k.to_ascii_lowercase().starts_with("x-object-sysmeta-")
+        {
+            h.set(k.clone(), v.clone());
+        }
+    }
+    h
+}

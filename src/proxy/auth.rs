@@ -1,0 +1,237 @@
+//! tempauth: Swift's built-in auth system. Users come from the config;
+//! tokens are self-validating (HMAC-signed, with an expiry), so every worker
+//! thread checks them without shared state or locks.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::config::{TempAuthConfig, TempAuthUser};
+use crate::http::{Headers, Request, Response};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Token prefix, as tempauth's (`AUTH_tk...`).
+const TOKEN_PREFIX: &str = "tk";
+
+/// The identity a valid token carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `account:user`.
+    pub user: String,
+    /// The user's own account name (`AUTH_<account>`).
+    pub account: String,
+    /// May do anything to its own account.
+    pub account_admin: bool,
+    /// May do anything to every account.
+    pub reseller_admin: bool,
+    /// All groups: `account:user`, `account`, and the configured ones.
+    pub groups: Vec<String>,
+}
+
+/// The outcome of checking a request's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthResult {
+    /// No token, or one that is invalid or expired.
+    Anonymous,
+    /// A valid token.
+    User(Identity),
+}
+
+/// tempauth for one process; cheap to clone per worker.
+#[derive(Clone)]
+pub struct TempAuth {
+    config: TempAuthConfig,
+    secret: [u8; 32],
+}
+
+impl TempAuth {
+    /// tempauth with `secret` signing its tokens (shared by all workers of
+    /// the process; tokens do not survive a restart with another secret).
+    pub fn new(config: TempAuthConfig, secret: [u8; 32]) -> Self {
+        TempAuth { config, secret }
+    }
+
+    /// The reseller prefix (`AUTH_`).
+    pub fn reseller_prefix(&self) -> &str {
+        &self.config.reseller_prefix
+    }
+
+    fn mac(&self, payload: &[u8]) -> [u8; 16] {
+        let mut mac = match HmacSha256::new_from_slice(&self.secret) {
+            Ok(m) => m,
+            // HMAC accepts keys of any length.
+            Err(_) => unreachable!("hmac key length"),
+        };
+        mac.update(payload);
+        let full = mac.finalize().into_bytes();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
+
+    fn issue(&self, index: usize, expires: u64) -> String {
+        let mut payload = [0u8; 10];
+        payload[..8].copy_from_slice(&expires.to_be_bytes());
+        payload[8..].copy_from_slice(&(index as u16).to_be_bytes());
+        format!(
+            "{}{}{}{}",
+            self.config.reseller_prefix,
+            TOKEN_PREFIX,
+            hex::encode(payload),
+            hex::encode(self.mac(&payload))
+        )
+    }
+
+    fn validate(&self, token: &str) -> Option<&TempAuthUser> {
+        let rest = token
+            .strip_prefix(&self.config.reseller_prefix)?
+            .strip_prefix(TOKEN_PREFIX)?;
+        if rest.len() != 52 {
+            return None;
+        }
+        let payload = hex::decode(&rest[..20]).ok()?;
+        let mac = hex::decode(&rest[20..]).ok()?;
+        // Constant-time comparison through the hmac crate.
+        let mut check = HmacSha256::new_from_slice(&self.secret).ok()?;
+        check.update(&payload);
+        let full = check.finalize().into_bytes();
+        if !constant_eq(&full[..16], &mac) {
+            return None;
+        }
+        let expires = u64::from_be_bytes(payload[..8].try_into().ok()?);
+        if expires <= now_secs() {
+            return None;
+        }
+        let index = u16::from_be_bytes(payload[8..10].try_into().ok()?) as usize;
+        self.config.users.get(index)
+    }
+
+    /// Checks `X-Auth-Token` (or `X-Storage-Token`).
+    pub fn authenticate(&self, headers: &Headers) -> AuthResult {
+        let token = headers
+            .get("x-auth-token")
+            .or_else(|| headers.get("x-storage-token"));
+        match token.and_then(|t| self.validate(t.trim())) {
+            Some(u) => AuthResult::User(self.identity(u)),
+            None => AuthResult::Anonymous,
+        }
+    }
+
+    fn identity(&self, u: &TempAuthUser) -> Identity {
+        let mut groups = vec![format!("{}:{}", u.account, u.user), u.account.clone()];
+        groups.extend(u.groups.iter().cloned());
+        Identity {
+            user: format!("{}:{}", u.account, u.user),
+            account: format!("{}{}", self.config.reseller_prefix, u.account),
+            account_admin: u.groups.iter().any(|g| g == ".admin"),
+            reseller_admin: u.groups.iter().any(|g| g == ".reseller_admin"),
+            groups,
+        }
+    }
+
+    /// Whether `who` owns `account` (may do anything in it).
+    pub fn is_owner(&self, who: &AuthResult, account: &str) -> bool {
+        match who {
+            AuthResult::User(id) => {
+                id.reseller_admin || (id.account_admin && id.account == account)
+            }
+            AuthResult::Anonymous => false,
+        }
+    }
+
+    /// `GET /auth/v1.0`: exchanges `X-Auth-User`/`X-Auth-Key` (or the
+    /// `X-Storage-*` forms) for a token and the storage URL.
+    pub fn handle_get_token(&self, req: &Request, default_host: &str) -> Response {
+        if req.method != "GET" && req.method != "HEAD" {
+            return Response::status(405);
+        }
+        let h = &req.headers;
+        let user = h.get("x-auth-user").or_else(|| h.get("x-storage-user"));
+        let key = h.get("x-auth-key").or_else(|| h.get("x-storage-pass"));
+        let (Some(user), Some(key)) = (user, key) else {
+            return Response::status(401);
+        };
+        let Some((account, name)) = user.split_once(':') else {
+            return Response::status(401);
+        };
+        let found = self.config.users.iter().position(|u| {
+            u.account == account && u.user == name && constant_eq(u.key.as_bytes(), key.as_bytes())
+        });
+        let Some(index) = found else {
+            return Response::status(401);
+        };
+        let life = self.config.token_life_secs;
+        let token = self.issue(index, now_secs() + life);
+        let host = h.get("host").unwrap_or(default_host);
+        let url = format!(
+            "http://{}/v1/{}{}",
+            host, self.config.reseller_prefix, account
+        );
+        let body = serde_json::json!({"storage": {"default": "local", "local": url}}).to_string();
+        let mut r = Response::text(200, &body);
+        r.headers
+            .set("Content-Type", "application/json; charset=utf-8");
+        r.headers.set("X-Auth-Token", token.clone());
+        r.headers.set("X-Storage-Token", token);
+        r.headers.set("X-Auth-Token-Expires", life.to_string());
+        r.headers.set("X-Storage-Url", url);
+        r
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(life: u64) -> TempAuth {
+        let mut cfg = TempAuthConfig::default();
+        cfg.token_life_secs = life;
+        TempAuth::new(cfg, [7u8; 32])
+    }
+
+    #[test]
+    fn issued_tokens_validate_and_tampered_ones_do_not() {
+        let a = auth(100);
+        let t = a.issue(1, now_secs() + 100);
+        let u = a.validate(&t).expect("valid");
+        assert_eq!((u.account.as_str(), u.user.as_str()), ("test", "tester"));
+        let mut bad = t.clone().into_bytes();
+        let last = bad.len() - 1;
+        bad[last] = if bad[last] == b'0' { b'1' } else { b'0' };
+        assert!(a
+            .validate(std::str::from_utf8(&bad).expect("ascii"))
+            .is_none());
+        let other = TempAuth::new(TempAuthConfig::default(), [8u8; 32]);
+        assert!(other.validate(&t).is_none());
+    }
+
+    #[test]
+    fn expired_tokens_are_refused() {
+        let a = auth(100);
+        assert!(a.validate(&a.issue(1, now_secs() - 1)).is_none());
+    }
+
+    #[test]
+    fn ownership_follows_groups() {
+        let a = auth(100);
+        let who = |i: usize| AuthResult::User(a.identity(&a.config.users[i]));
+        assert!(a.is_owner(&who(1), "AUTH_test"));
+        assert!(!a.is_owner(&who(1), "AUTH_test2"));
+        assert!(!a.is_owner(&who(3), "AUTH_test"), "tester3 is not an admin");
+        assert!(a.is_owner(&who(0), "AUTH_test2"), "reseller admin");
+        assert!(!a.is_owner(&AuthResult::Anonymous, "AUTH_test"));
+    }
+}

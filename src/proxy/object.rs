@@ -1,0 +1,217 @@
+//! The proxy's object controller: client-facing checks (Swift's
+//! `check_object_creation`, metadata and expiry constraints, content-type
+//! detection), timestamping, and the backend request.
+
+use crate::common::constraints::{
+    check_delete_headers, check_metadata, check_object_name, guess_content_type, Constraints,
+    MetaTarget,
+};
+use crate::common::timestamp::Timestamp;
+use crate::http::request::Framing;
+use crate::http::{BodyReader, Headers, Request, Response};
+
+use super::backend::Backend;
+
+/// The object named by a client request.
+pub struct ObjectTarget<'a> {
+    /// Account.
+    pub account: &'a str,
+    /// Container.
+    pub container: &'a str,
+    /// Object.
+    pub object: &'a str,
+}
+
+/// Answers object requests for one worker.
+pub struct ObjectController<'a> {
+    /// Swift's constraints.
+    pub constraints: &'a Constraints,
+    /// Where storage requests go.
+    pub backend: &'a Backend,
+}
+
+/// Client headers a proxy must never pass to storage (Swift's gatekeeper).
+fn is_internal(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    l.starts_with("x-backend-")
+        || l.starts_with("x-object-sysmeta-")
+        || l.starts_with("x-container-sysmeta-")
+        || l.starts_with("x-account-sysmeta-")
+        || l.starts_with("x-object-transient-sysmeta-")
+}
+
+/// The request's headers as storage should see them, with a timestamp.
+fn backend_headers(req: &Request) -> Result<Headers, Response> {
+    let mut h: Headers = req
+        .headers
+        .iter()
+        .filter(|(n, _)| !is_internal(n))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    // Swift honours a client's X-Timestamp (container sync relies on it).
+    let ts = match req.headers.get("x-timestamp") {
+        Some(v) => Timestamp::parse(v).map_err(|_| {
+            Response::text(400, "X-Timestamp should be a UNIX timestamp float value")
+        })?,
+        None => Timestamp::now(),
+    };
+    h.set("X-Timestamp", ts.internal());
+    Ok(h)
+}
+
+/// Strips what only storage may see from a response to a client.
+fn client_response(mut resp: Response) -> Response {
+    let internal: Vec<String> = resp
+        .headers
+        .iter()
+        .filter(|(n, _)| is_internal(n))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for n in internal {
+        resp.headers.remove(&n);
+    }
+    resp
+}
+
+impl ObjectController<'_> {
+    /// Handles GET, HEAD, PUT, POST and DELETE of one object.
+    pub async fn handle(
+        &self,
+        req: &Request,
+        t: &ObjectTarget<'_>,
+        body: &mut BodyReader<'_>,
+    ) -> Response {
+        let resp = match req.method.as_str() {
+            "GET" | "HEAD" => self.read(req, t, body).await,
+            "PUT" => self.put(req, t, body).await,
+            "POST" => self.post(req, t, body).await,
+            "DELETE" => self.delete(req, t, body).await,
+            _ => Response::status(405).with_header("Allow", "DELETE, GET, HEAD, POST, PUT"),
+        };
+        client_response(resp)
+    }
+
+    async fn read(
+        &self,
+        req: &Request,
+        t: &ObjectTarget<'_>,
+        body: &mut BodyReader<'_>,
+    ) -> Response {
+        let headers = match backend_headers(req) {
+            Ok(h) => h,
+            Err(r) => return r,
+        };
+        self.backend
+            .object(
+                &req.method,
+                t.account,
+                t.container,
+                t.object,
+                &headers,
+                body,
+            )
+            .await
+    }
+
+    async fn put(
+        &self,
+        req: &Request,
+        t: &ObjectTarget<'_>,
+        body: &mut BodyReader<'_>,
+    ) -> Response {
+        let c = self.constraints;
+        match req.framing {
+            Framing::None if !req.headers.contains("content-length") => {
+                return Response::text(411, "Missing Content-Length header.");
+            }
+            Framing::Length(n) if n > c.max_file_size => {
+                return Response::text(413, "Your request is too large.");
+            }
+            _ => {}
+        }
+        if let Err(msg) = check_object_name(c, t.object) {
+            return Response::text(400, &msg);
+        }
+        let mut headers = match backend_headers(req) {
+            Ok(h) => h,
+            Err(r) => return r,
+        };
+        let detect = req.headers.get("x-detect-content-type").is_some_and(|v| {
+            matches!(
+                v.to_ascii_lowercase().as_str(),
+                "true" | "yes" | "on" | "1" | "t" | "y"
+            )
+        });
+        if detect || req.headers.get("content-type").is_none_or(|v| v.is_empty()) {
+            headers.set("Content-Type", guess_content_type(t.object));
+        }
+        if let Some(inm) = req.headers.get("if-none-match") {
+            if inm.trim() != "*" {
+                return Response::text(400, "If-None-Match only supports *");
+            }
+        }
+        if let Err(msg) = check_metadata(c, &headers, MetaTarget::Object) {
+            return Response::text(400, &msg);
+        }
+        if let Err(r) = apply_delete_headers(&mut headers) {
+            return r;
+        }
+        headers.remove("x-detect-content-type");
+        self.backend
+            .object("PUT", t.account, t.container, t.object, &headers, body)
+            .await
+    }
+
+    async fn post(
+        &self,
+        req: &Request,
+        t: &ObjectTarget<'_>,
+        body: &mut BodyReader<'_>,
+    ) -> Response {
+        let mut headers = match backend_headers(req) {
+            Ok(h) => h,
+            Err(r) => return r,
+        };
+        if let Err(msg) = check_metadata(self.constraints, &headers, MetaTarget::Object) {
+            return Response::text(400, &msg);
+        }
+        if let Err(r) = apply_delete_headers(&mut headers) {
+            return r;
+        }
+        self.backend
+            .object("POST", t.account, t.container, t.object, &headers, body)
+            .await
+    }
+
+    async fn delete(
+        &self,
+        req: &Request,
+        t: &ObjectTarget<'_>,
+        body: &mut BodyReader<'_>,
+    ) -> Response {
+        let headers = match backend_headers(req) {
+            Ok(h) => h,
+            Err(r) => return r,
+        };
+        self.backend
+            .object("DELETE", t.account, t.container, t.object, &headers, body)
+            .await
+    }
+}
+
+/// Turns `X-Delete-After` into `X-Delete-At`, refusing past or bad values.
+fn apply_delete_headers(headers: &mut Headers) -> Result<(), Response> {
+    let ts = headers
+        .get("x-timestamp")
+        .and_then(|v| Timestamp::parse(v).ok())
+        .unwrap_or_else(Timestamp::now);
+    match check_delete_headers(ts, headers) {
+        Ok(Some(at)) => {
+            headers.remove("x-delete-after");
+            headers.set("X-Delete-At", at.to_string());
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(msg) => Err(Response::text(400, &msg)),
+    }
+}

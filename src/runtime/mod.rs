@@ -1,0 +1,218 @@
+//! Thread-per-core runtime: one pinned worker thread per core, each with its
+//! own monoio runtime and its own `SO_REUSEPORT` listener, serving every
+//! connection it accepts from start to end on that thread.
+
+pub mod shutdown;
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tracing::{debug, info, warn};
+
+use crate::config::Driver;
+use crate::http::conn::{serve, Conn, Handler};
+use crate::http::Limits;
+use shutdown::{LocalShutdown, ShutdownFlag};
+
+/// How often the accept loop looks at the process-wide shutdown flag.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
+
+/// What each worker needs to start.
+#[derive(Clone)]
+pub struct WorkerSpec {
+    /// Number of workers.
+    pub workers: usize,
+    /// Pin worker i to core i (modulo the core count).
+    pub pin: bool,
+    /// Driver choice.
+    pub driver: Driver,
+    /// Connection cap per worker.
+    pub max_connections: usize,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+    /// HTTP limits.
+    pub limits: Limits,
+}
+
+/// Which driver the runtimes will use, decided once at start-up.
+pub fn resolve_driver(choice: Driver) -> io::Result<&'static str> {
+    let uring = monoio::utils::detect_uring();
+    match choice {
+        Driver::Auto if uring => Ok("io_uring"),
+        Driver::Auto | Driver::Epoll => Ok("epoll"),
+        Driver::IoUring if uring => Ok("io_uring"),
+        Driver::IoUring => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "driver io_uring requested but this kernel does not support it",
+        )),
+    }
+}
+
+/// Binds a listener with `SO_REUSEPORT` so every worker can hold its own
+/// and the kernel spreads connections across them.
+pub fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Binds one listener per worker on `addr` (port 0 resolves to one free
+/// port shared by all) and returns them with the address actually bound.
+pub fn bind_all(
+    addr: SocketAddr,
+    n: usize,
+) -> io::Result<(Vec<std::net::TcpListener>, SocketAddr)> {
+    let first = bind_reuseport(addr)?;
+    let bound = first.local_addr()?;
+    let mut all = vec![first];
+    for _ in 1..n {
+        all.push(bind_reuseport(bound)?);
+    }
+    Ok((all, bound))
+}
+
+/// Starts the workers; each builds its handler with `make_handler` on its
+/// own thread (handlers are `!Send`).
+pub fn start<H, F>(
+    spec: WorkerSpec,
+    listeners: Vec<std::net::TcpListener>,
+    driver: &'static str,
+    flag: ShutdownFlag,
+    make_handler: F,
+) -> io::Result<Vec<JoinHandle<()>>>
+where
+    H: Handler + 'static,
+    F: Fn(usize) -> H + Send + Sync + 'static,
+{
+    let make_handler = Arc::new(make_handler);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut handles = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let spec = spec.clone();
+        let flag = flag.clone();
+        let make_handler = make_handler.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("paco-worker-{i}"))
+            .spawn(move || {
+                if spec.pin {
+                    if let Err(e) = monoio::utils::bind_to_cpu_set(Some(i % cores)) {
+                        warn!(worker = i, "could not pin worker: {e:?}");
+                    }
+                }
+                let result = match driver {
+                    "io_uring" => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                        .enable_timer()
+                        .build()
+                        .map(|mut rt| {
+                            rt.block_on(worker_main(i, spec, listener, flag, make_handler))
+                        }),
+                    _ => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+                        .enable_timer()
+                        .build()
+                        .map(|mut rt| {
+                            rt.block_on(worker_main(i, spec, listener, flag, make_handler))
+                        }),
+                };
+                if let Err(e) = result {
+                    tracing::error!(worker = i, "runtime failed to start: {e}");
+                }
+            })?;
+        handles.push(handle);
+    }
+    Ok(handles)
+}
+
+async fn worker_main<H, F>(
+    id: usize,
+    spec: WorkerSpec,
+    listener: std::net::TcpListener,
+    flag: ShutdownFlag,
+    make_handler: Arc<F>,
+) where
+    H: Handler + 'static,
+    F: Fn(usize) -> H,
+{
+    let listener = match monoio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(worker = id, "listener: {e}");
+            return;
+        }
+    };
+    let handler = Rc::new(make_handler(id));
+    let limits = Rc::new(spec.limits.clone());
+    let local = Rc::new(LocalShutdown::new());
+    let open = Rc::new(Cell::new(0usize));
+    debug!(worker = id, "accepting");
+    loop {
+        if flag.is_set() {
+            break;
+        }
+        let accepted = monoio::select! {
+            r = listener.accept() => Some(r),
+            _ = monoio::time::sleep(SHUTDOWN_POLL) => None,
+        };
+        let (stream, peer) = match accepted {
+            None => continue,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                // EMFILE and friends: back off instead of spinning.
+                warn!(worker = id, "accept failed: {e}");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if open.get() >= spec.max_connections {
+            warn!(worker = id, %peer, "connection cap reached; refusing");
+            monoio::spawn(refuse(stream));
+            continue;
+        }
+        open.set(open.get() + 1);
+        let (handler, limits, local, open) =
+            (handler.clone(), limits.clone(), local.clone(), open.clone());
+        monoio::spawn(async move {
+            serve(Conn::new(stream, limits), &*handler, &local).await;
+            open.set(open.get() - 1);
+        });
+    }
+    drop(listener);
+    local.trigger();
+    let deadline = Instant::now() + spec.shutdown_grace;
+    while open.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if open.get() > 0 {
+        warn!(
+            worker = id,
+            open = open.get(),
+            "shutdown grace over; dropping connections"
+        );
+    } else {
+        info!(worker = id, "worker stopped");
+    }
+}
+
+/// Answers 503 on a connection over the cap and closes it.
+async fn refuse(mut stream: monoio::net::TcpStream) {
+    use monoio::io::AsyncWriteRentExt;
+    let body = "<html><h1>Service Unavailable</h1><p>Too many connections.</p></html>";
+    let msg = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        body
+    );
+    let _ = monoio::time::timeout(Duration::from_secs(1), stream.write_all(msg.into_bytes())).await;
+}

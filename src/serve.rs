@@ -1,0 +1,148 @@
+//! `paco serve`: wires configuration, storage, the proxy and the runtime
+//! together, and waits for a signal to stop.
+
+use std::io::Write;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::info;
+
+use crate::common::hash::HashConf;
+use crate::config::Config;
+use crate::http::Limits;
+use crate::obj::hashed::HashedManager;
+use crate::obj::server::ObjectServer;
+use crate::proxy::auth::TempAuth;
+use crate::proxy::backend::Backend;
+use crate::proxy::{info::info_document, App};
+use crate::runtime::{self, shutdown::ShutdownFlag, WorkerSpec};
+
+/// Why the node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Configuration problem.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Start-up I/O failed (binding, creating the data directory, ...).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+fn io_ctx(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
+    let context = context.into();
+    move |source| ServeError::Io { context, source }
+}
+
+/// Runs the node until SIGINT or SIGTERM; returns after a graceful stop.
+pub fn run(config: Config) -> Result<(), ServeError> {
+    config.validate()?;
+    let config = Arc::new(config);
+    let device_root = config.data_dir.join(&config.storage.device);
+    std::fs::create_dir_all(&device_root)
+        .map_err(io_ctx(format!("creating {}", device_root.display())))?;
+    let hash_conf = HashConf {
+        prefix: config.swift_hash.prefix.clone(),
+        suffix: config.swift_hash.suffix.clone(),
+    };
+    let manager = HashedManager::new(
+        device_root.clone(),
+        hash_conf.clone(),
+        config.storage.part_power,
+    )
+    .map_err(io_ctx("preparing the object device"))?;
+    let cleaned = manager
+        .clean_tmp()
+        .map_err(io_ctx("cleaning staged writes"))?;
+    if cleaned > 0 {
+        info!(cleaned, "removed staged writes left by an earlier run");
+    }
+
+    let workers = config.worker_count();
+    let driver =
+        runtime::resolve_driver(config.driver).map_err(io_ctx("choosing the io driver"))?;
+    let (listeners, bound) = runtime::bind_all(config.bind, workers)
+        .map_err(io_ctx(format!("binding {}", config.bind)))?;
+    info!(%bound, workers, driver, data_dir = %config.data_dir.display(), "paco starting");
+
+    let limits = Limits {
+        max_request_line: config.constraints.max_header_size,
+        max_header_line: config.constraints.max_header_size,
+        max_headers: config.constraints.max_header_count(),
+        max_head_bytes: 256 * 1024,
+        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        client_timeout: Duration::from_secs(config.client_timeout_secs),
+        io_buffer_size: config.storage.io_buffer_size,
+    };
+    let spec = WorkerSpec {
+        workers,
+        pin: config.pin_workers,
+        driver: config.driver,
+        max_connections: config.max_connections_per_worker,
+        shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+        limits,
+    };
+    let secret: [u8; 32] = rand::random();
+    let auth = TempAuth::new(config.tempauth.clone(), secret);
+    let info_json = info_document(&config);
+    let flag = ShutdownFlag::new();
+    let default_host = bound.to_string();
+    let cfg = config.clone();
+    let handles = runtime::start(spec, listeners, driver, flag.clone(), move |_worker| {
+        let manager = Rc::new(
+            HashedManager::new(
+                device_root.clone(),
+                hash_conf.clone(),
+                cfg.storage.part_power,
+            )
+            .unwrap_or_else(|e| panic!("object device vanished after start-up: {e}")),
+        );
+        let objects = Rc::new(ObjectServer::new(
+            manager,
+            cfg.storage.io_buffer_size,
+            cfg.constraints.max_file_size,
+        ));
+        App::new(
+            cfg.constraints.clone(),
+            auth.clone(),
+            Backend::local(objects),
+            Rc::new(info_json.clone()),
+            default_host.clone(),
+            cfg.log_requests,
+        )
+    })
+    .map_err(io_ctx("starting workers"))?;
+
+    // Tests and scripts wait for this line to know the port.
+    println!("paco listening on http://{bound}");
+    let _ = std::io::stdout().flush();
+
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(io_ctx("installing signal handlers"))?;
+    if let Some(sig) = signals.forever().next() {
+        info!(
+            signal = sig,
+            "shutting down: no new connections, finishing requests in flight"
+        );
+    }
+    flag.set();
+    // A second signal stops at once.
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            std::process::exit(1);
+        }
+    });
+    for h in handles {
+        let _ = h.join();
+    }
+    info!("paco stopped");
+    Ok(())
+}
