@@ -275,4 +275,28 @@ mod tests {
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<Config>("wrokers = 3\n").is_err());
     }
+
+    #[test]
+    fn every_setting_is_documented() {
+        let doc = include_str!("../docs/configuration.md");
+        let value = toml::Value::try_from(Config::default()).expect("to toml");
+        let mut missing = Vec::new();
+        let mut walk = vec![value];
+        while let Some(v) = walk.pop() {
+            if let toml::Value::Table(t) = v {
+                for (k, v) in t {
+                    if !doc.contains(&format!("`{k}`")) && !doc.contains(&format!("`[{k}]`")) {
+                        missing.push(k.clone());
+                    }
+                    if let toml::Value::Table(_) = v {
+                        walk.push(v);
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/configuration.md does not explain {missing:?}"
+        );
+    }
 }

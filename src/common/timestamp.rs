@@ -169,9 +169,9 @@ impl Timestamp {
     }
 
     /// Whole seconds, rounded up: Swift's `Timestamp.ceil()`, the value its
-    /// object server puts in `Last-Modified` and compares with
-    /// `If-Modified-Since`, so that a just-written object is never reported
-    /// as older than the client's own clock reading.
+    /// object server puts in `Last-Modified` and compares with conditional
+    /// dates. Using the same rounding keeps our 304/412 answers identical to
+    /// Swift's for the same dates.
     pub fn ceil_secs(&self) -> i64 {
         let secs = self.secs();
         if self.ticks.rem_euclid(TICKS_PER_SEC) > 0 {
@@ -203,16 +203,16 @@ impl FromStr for Timestamp {
     }
 }
 
+/// Displays a timestamp in its internal form. Swift deliberately gives
+/// `Timestamp` no default string form (a caller must choose normal or
+/// internal); this wrapper makes the choice explicit in format strings.
+pub struct TimestampDisplay<'a>(pub &'a Timestamp);
+
 impl fmt::Display for TimestampDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.internal())
     }
 }
-
-/// Displays a timestamp in its internal form. Swift deliberately gives
-/// `Timestamp` no default string form (a caller must choose normal or
-/// internal); this wrapper makes the choice explicit in format strings.
-pub struct TimestampDisplay<'a>(pub &'a Timestamp);
 
 /// The hex offset after `_`. Python's `int(x, 16)` would also take a sign,
 /// `0x` and underscores; Swift never writes those, so we refuse them.
@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(p("784111777").ceil_secs(), 784_111_777);
         assert_eq!(p("784111777").http_date(), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(t.http_date(), "Sun, 06 Nov 1994 08:49:38 GMT");
-        assert!((t.as_secs_f64() - 784_111_777.00001).abs() < 1e-6);
+        assert!((t.as_secs_f64() - 784_111_777.000_01).abs() < 1e-6);
         assert_eq!(Timestamp::from_ticks(-1).secs(), -1);
         assert_eq!(Timestamp::from_ticks(-1).ceil_secs(), 0);
         assert_eq!(http_date_from_secs(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
