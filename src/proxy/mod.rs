@@ -2,9 +2,11 @@
 //! `/healthcheck`, and the controllers that turn client requests into
 //! backend requests.
 
+pub mod acl;
 pub mod auth;
 pub mod backend;
 pub mod info;
+pub mod listing;
 pub mod object;
 pub mod path;
 
