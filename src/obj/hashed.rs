@@ -55,6 +55,11 @@ impl HashedManager {
         Ok(removed)
     }
 
+    /// The device directory this manager stores under.
+    pub fn device_root(&self) -> &Path {
+        &self.device_root
+    }
+
     /// The disk file for `/account/container/object`.
     pub fn get(self: &Rc<Self>, account: &str, container: &str, object: &str) -> HashedDiskFile {
         // hash_path only fails without a container, which this signature rules out.

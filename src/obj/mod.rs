@@ -5,3 +5,4 @@ pub mod diskfile;
 pub mod hashed;
 pub mod metadata;
 pub mod server;
+pub mod updates;

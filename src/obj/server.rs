@@ -14,8 +14,9 @@ use crate::http::response::{FileBody, Part};
 use crate::http::{Body, BodyReader, Headers, Response};
 
 use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
-use super::hashed::HashedManager;
+use super::hashed::{HashedDiskFile, HashedManager};
 use super::metadata::Metadata;
+use super::updates::{save_pending, ContainerUpdate, ContainerUpdater, UpdateError};
 
 /// Headers besides `X-Object-Meta-*` that are stored with an object and
 /// returned with it (Swift's object-server `allowed_headers`).
@@ -70,6 +71,7 @@ pub struct ObjectServer {
     manager: Rc<HashedManager>,
     io_buffer_size: usize,
     max_file_size: u64,
+    updater: Option<Rc<dyn ContainerUpdater>>,
 }
 
 fn error_response(e: &DiskFileError) -> Response {
@@ -111,6 +113,34 @@ impl ObjectServer {
             manager,
             io_buffer_size,
             max_file_size,
+            updater: None,
+        }
+    }
+
+    /// Sends container updates for every PUT and DELETE through `updater`.
+    pub fn with_updater(mut self, updater: Rc<dyn ContainerUpdater>) -> Self {
+        self.updater = Some(updater);
+        self
+    }
+
+    /// Tells the container listing about a write; when that fails the update
+    /// is queued durably in `async_pending/` for the updater. An error means
+    /// neither happened and the write must not be acknowledged.
+    async fn update_container(&self, hash: &str, update: ContainerUpdate) -> Result<(), Response> {
+        let Some(updater) = &self.updater else {
+            return Ok(());
+        };
+        match updater.update(&update).await {
+            Ok(()) | Err(UpdateError::NoContainer) => Ok(()),
+            Err(UpdateError::Failed(e)) => {
+                tracing::warn!(object = %update.object, "container update failed, queued: {e}");
+                save_pending(self.manager.device_root(), hash, &update)
+                    .map(|_| ())
+                    .map_err(|e| {
+                        tracing::error!("could not queue container update: {e}");
+                        Response::status(500)
+                    })
+            }
         }
     }
 
@@ -201,6 +231,7 @@ impl ObjectServer {
                         offset: start,
                         len: end - start,
                     });
+                    parts.push(Part::Bytes(range::MULTIPART_PART_END.as_bytes().to_vec()));
                 }
                 parts.push(Part::Bytes(
                     range::multipart_trailer(&boundary).into_bytes(),
@@ -219,7 +250,7 @@ impl ObjectServer {
 
     async fn put(
         &self,
-        df: &impl DiskFile,
+        df: &HashedDiskFile,
         req: &ObjRequest<'_>,
         body: &mut BodyReader<'_>,
     ) -> Response {
@@ -312,8 +343,22 @@ impl ObjectServer {
                 meta.insert(crate::http::headers::title_case(k), v.to_string());
             }
         }
+        let size = writer.written();
         if let Err(e) = writer.commit(ts, &meta).await {
             return error_response(&e);
+        }
+        let update = ContainerUpdate {
+            account: req.account.to_string(),
+            container: req.container.to_string(),
+            object: req.object.to_string(),
+            timestamp: ts.internal(),
+            size,
+            content_type: meta.get("Content-Type").cloned().unwrap_or_default(),
+            etag: etag.clone(),
+            deleted: false,
+        };
+        if let Err(r) = self.update_container(df.hash(), update).await {
+            return r;
         }
         let mut r = Response::empty(201);
         r.headers.set("Etag", etag);
@@ -347,7 +392,7 @@ impl ObjectServer {
         }
     }
 
-    async fn delete(&self, df: &impl DiskFile, req: &ObjRequest<'_>) -> Response {
+    async fn delete(&self, df: &HashedDiskFile, req: &ObjRequest<'_>) -> Response {
         let ts = match timestamp_header(req.headers) {
             Ok(t) => t,
             Err(r) => return r,
@@ -369,10 +414,26 @@ impl ObjectServer {
             "name".into(),
             format!("/{}/{}/{}", req.account, req.container, req.object),
         );
-        match df.delete(ts, &meta).await {
-            Ok(()) if existed => Response::empty(204),
-            Ok(()) => Response::status(404),
-            Err(e) => error_response(&e),
+        if let Err(e) = df.delete(ts, &meta).await {
+            return error_response(&e);
+        }
+        let update = ContainerUpdate {
+            account: req.account.to_string(),
+            container: req.container.to_string(),
+            object: req.object.to_string(),
+            timestamp: ts.internal(),
+            size: 0,
+            content_type: String::new(),
+            etag: String::new(),
+            deleted: true,
+        };
+        if let Err(r) = self.update_container(df.hash(), update).await {
+            return r;
+        }
+        if existed {
+            Response::empty(204)
+        } else {
+            Response::status(404)
         }
     }
 }

@@ -1,0 +1,203 @@
+//! Container updates: after an object write, the object server tells the
+//! container listing about it through [`ContainerUpdater`], an interface it
+//! defines and the wiring fills (an in-process database call, or HTTP to a
+//! remote container server). When the update cannot be made, it is written
+//! durably to `async_pending/` and retried by the updater.
+
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::common::timestamp::Timestamp;
+
+/// What a container listing must learn about one object write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerUpdate {
+    /// Account.
+    pub account: String,
+    /// Container.
+    pub container: String,
+    /// Object name.
+    pub object: String,
+    /// The write's timestamp (internal form).
+    pub timestamp: String,
+    /// Body size (0 for deletes).
+    pub size: u64,
+    /// Content type.
+    pub content_type: String,
+    /// ETag.
+    pub etag: String,
+    /// A delete rather than a put.
+    pub deleted: bool,
+}
+
+/// Why an update was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// The container no longer exists: nothing to update, nothing to retry.
+    #[error("container not found")]
+    NoContainer,
+    /// Anything else; the update is kept and retried.
+    #[error("container update failed: {0}")]
+    Failed(String),
+}
+
+/// A boxed future, so the updater can be a trait object.
+pub type UpdateFuture<'a> = Pin<Box<dyn Future<Output = Result<(), UpdateError>> + 'a>>;
+
+/// Delivers container updates.
+pub trait ContainerUpdater {
+    /// Applies `update`, resolving once it is durable in the listing.
+    fn update<'a>(&'a self, update: &'a ContainerUpdate) -> UpdateFuture<'a>;
+}
+
+/// The async-pending directory of a device.
+pub fn pending_dir(device_root: &Path) -> PathBuf {
+    device_root.join("async_pending")
+}
+
+/// Writes `update` durably under `async_pending/<suffix>/<hash>-<timestamp>`
+/// (blocking I/O: this is the rare failure path, not the data path).
+pub fn save_pending(
+    device_root: &Path,
+    hash: &str,
+    update: &ContainerUpdate,
+) -> io::Result<PathBuf> {
+    use std::io::Write;
+    let suffix = &hash[hash.len().saturating_sub(3)..];
+    let dir = pending_dir(device_root).join(suffix);
+    std::fs::create_dir_all(&dir)?;
+    let name = format!("{hash}-{}", update.timestamp);
+    let tmp = device_root.join("tmp").join(format!("{name}.pending.tmp"));
+    let body = serde_json::to_vec(update).map_err(io::Error::other)?;
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&body)?;
+        f.sync_all()?;
+    }
+    let target = dir.join(name);
+    std::fs::rename(&tmp, &target)?;
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(target)
+}
+
+/// Every pending update under a device, oldest name first.
+pub fn list_pending(device_root: &Path) -> io::Result<Vec<(PathBuf, ContainerUpdate)>> {
+    let root = pending_dir(device_root);
+    let mut out = Vec::new();
+    let suffixes = match std::fs::read_dir(&root) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for suffix in suffixes {
+        let suffix = suffix?;
+        if !suffix.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(suffix.path())? {
+            let path = entry?.path();
+            match std::fs::read(&path).map(|b| serde_json::from_slice::<ContainerUpdate>(&b)) {
+                Ok(Ok(u)) => out.push((path, u)),
+                Ok(Err(e)) => {
+                    tracing::warn!(path = %path.display(), "unreadable async pending: {e}")
+                }
+                Err(e) => tracing::warn!(path = %path.display(), "reading async pending: {e}"),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Applies every pending update once; returns (applied, still pending).
+pub async fn run_pending(
+    device_root: &Path,
+    updater: &dyn ContainerUpdater,
+) -> io::Result<(usize, usize)> {
+    let mut applied = 0;
+    let mut left = 0;
+    for (path, update) in list_pending(device_root)? {
+        match updater.update(&update).await {
+            Ok(()) | Err(UpdateError::NoContainer) => {
+                std::fs::remove_file(&path)?;
+                applied += 1;
+            }
+            Err(UpdateError::Failed(e)) => {
+                tracing::debug!(path = %path.display(), "async pending still failing: {e}");
+                left += 1;
+            }
+        }
+    }
+    Ok((applied, left))
+}
+
+/// Parses the stored timestamp back (for ordering checks in tests and tools).
+pub fn update_timestamp(u: &ContainerUpdate) -> Option<Timestamp> {
+    Timestamp::parse(&u.timestamp).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    struct Flaky {
+        fail: Cell<bool>,
+        seen: Cell<usize>,
+    }
+
+    impl ContainerUpdater for Flaky {
+        fn update<'a>(&'a self, _u: &'a ContainerUpdate) -> UpdateFuture<'a> {
+            Box::pin(async move {
+                self.seen.set(self.seen.get() + 1);
+                if self.fail.get() {
+                    Err(UpdateError::Failed("down".into()))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+
+    fn sample(ts: &str) -> ContainerUpdate {
+        ContainerUpdate {
+            account: "AUTH_test".into(),
+            container: "c".into(),
+            object: "o/ü".into(),
+            timestamp: ts.into(),
+            size: 5,
+            content_type: "text/plain".into(),
+            etag: "e".into(),
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn pending_updates_survive_until_applied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp");
+        save_pending(dir.path(), "abcdef0123", &sample("0000000001.00000")).expect("save");
+        save_pending(dir.path(), "abcdef0123", &sample("0000000002.00000")).expect("save");
+        let listed = list_pending(dir.path()).expect("list");
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].1, sample("0000000001.00000"));
+        let up = Flaky {
+            fail: Cell::new(true),
+            seen: Cell::new(0),
+        };
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .expect("rt");
+        let r = rt.block_on(run_pending(dir.path(), &up)).expect("run");
+        assert_eq!(r, (0, 2));
+        up.fail.set(false);
+        let r = rt.block_on(run_pending(dir.path(), &up)).expect("run");
+        assert_eq!(r, (2, 0));
+        assert!(list_pending(dir.path()).expect("list").is_empty());
+        assert_eq!(up.seen.get(), 4);
+    }
+}
