@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod auth;
 pub mod backend;
+pub mod cors;
 pub mod info;
 pub mod listing;
 pub mod object;
