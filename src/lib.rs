@@ -4,6 +4,7 @@
 
 pub mod common;
 pub mod config;
+pub mod daemons;
 pub mod http;
 pub mod obj;
 pub mod proxy;

@@ -155,8 +155,7 @@ impl Conn {
 
     /// Waits for a complete head. `Ok(None)` means the client closed (or
     /// stayed idle past the idle timeout) between requests.
-    async fn read_head(&mut self, first: bool) -> Result<Option<Request>, HeadError> {
-        let started = Instant::now();
+    async fn read_head(&mut self) -> Result<Option<Request>, HeadError> {
         loop {
             if let Some(end) = find_head_end(self.buffered()) {
                 let req = parse_head(&self.buffered()[..end], &self.limits, self.peer);
@@ -191,7 +190,6 @@ impl Conn {
                 }
                 Err(_) => return Ok(None),
             }
-            let _ = (first, started);
         }
     }
 }
@@ -203,17 +201,15 @@ pub async fn serve<H: Handler>(
     handler: &H,
     shutdown: &crate::runtime::shutdown::LocalShutdown,
 ) {
-    let mut first = true;
     loop {
         let head = if conn.buffered().is_empty() {
             monoio::select! {
-                head = conn.read_head(first) => head,
+                head = conn.read_head() => head,
                 _ = shutdown.wait() => return,
             }
         } else {
-            conn.read_head(first).await
+            conn.read_head().await
         };
-        first = false;
         let started = Instant::now();
         let req = match head {
             Ok(Some(req)) => req,

@@ -22,8 +22,12 @@ impl CorsInfo {
         let mut c = CorsInfo::default();
         for (k, v) in meta {
             match k.to_ascii_lowercase().as_str() {
-                "x-container-meta-access-control-allow-origin" => c.allow_origin = Some(v.to_string()),
-                "x-container-meta-access-control-expose-headers" => c.expose_headers = Some(v.to_string()),
+                "x-container-meta-access-control-allow-origin" => {
+                    c.allow_origin = Some(v.to_string())
+                }
+                "x-container-meta-access-control-expose-headers" => {
+                    c.expose_headers = Some(v.to_string())
+                }
                 "x-container-meta-access-control-max-age" => c.max_age = Some(v.to_string()),
                 _ => {}
             }
@@ -33,13 +37,17 @@ impl CorsInfo {
 
     /// Whether `origin` may make cross-origin requests.
     pub fn allows(&self, origin: &str) -> bool {
-        self.allow_origin
-            .as_deref()
-            .is_some_and(|list| list.split(' ').map(str::trim).any(|o| o == "*" || o == origin))
+        self.allow_origin.as_deref().is_some_and(|list| {
+            list.split(' ')
+                .map(str::trim)
+                .any(|o| o == "*" || o == origin)
+        })
     }
 
     fn allows_any(&self) -> bool {
-        self.allow_origin.as_deref().is_some_and(|l| l.trim() == "*")
+        self.allow_origin
+            .as_deref()
+            .is_some_and(|l| l.trim() == "*")
     }
 }
 
@@ -74,16 +82,22 @@ pub fn preflight(req: &Headers, cors: Option<&CorsInfo>, allowed: &[&str]) -> Re
         return Response::status(401).with_header("Allow", allow);
     }
     let allow_origin = if cors.allows_any() { "*" } else { origin };
-    resp.headers.set("Access-Control-Allow-Origin", allow_origin);
+    resp.headers
+        .set("Access-Control-Allow-Origin", allow_origin);
     resp.headers.set("Vary", "Origin");
     if let Some(age) = &cors.max_age {
         resp.headers.set("Access-Control-Max-Age", age.clone());
     }
     resp.headers.set("Access-Control-Allow-Methods", allow);
     if let Some(h) = req.get("access-control-request-headers") {
-        let list: Vec<&str> = h.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        let list: Vec<&str> = h
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         if !list.is_empty() {
-            resp.headers.set("Access-Control-Allow-Headers", list.join(", "));
+            resp.headers
+                .set("Access-Control-Allow-Headers", list.join(", "));
         }
     }
     resp
@@ -103,11 +117,19 @@ pub fn decorate(resp: &mut Response, origin: &str, cors: &CorsInfo) {
         }
     }
     if let Some(extra) = &cors.expose_headers {
-        expose.extend(extra.split(' ').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string));
+        expose.extend(
+            extra
+                .split(' ')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
     }
     let allow_origin = if cors.allows_any() { "*" } else { origin };
-    resp.headers.set("Access-Control-Allow-Origin", allow_origin);
-    resp.headers.set("Access-Control-Expose-Headers", expose.join(", "));
+    resp.headers
+        .set("Access-Control-Allow-Origin", allow_origin);
+    resp.headers
+        .set("Access-Control-Expose-Headers", expose.join(", "));
 }
 
 #[cfg(test)]
@@ -128,7 +150,10 @@ mod tests {
         let mut h = Headers::new();
         h.set("Origin", origin);
         h.set("Access-Control-Request-Method", method);
-        h.set("Access-Control-Request-Headers", "x-auth-token, content-type");
+        h.set(
+            "Access-Control-Request-Headers",
+            "x-auth-token, content-type",
+        );
         h
     }
 
@@ -138,12 +163,27 @@ mod tests {
         let c = cors("http://a.com http://b.com");
         let r = preflight(&req("http://b.com", "PUT"), Some(&c), &methods);
         assert_eq!(r.status, 200);
-        assert_eq!(r.headers.get("access-control-allow-origin"), Some("http://b.com"));
+        assert_eq!(
+            r.headers.get("access-control-allow-origin"),
+            Some("http://b.com")
+        );
         assert_eq!(r.headers.get("access-control-max-age"), Some("60"));
-        assert_eq!(r.headers.get("access-control-allow-headers"), Some("x-auth-token, content-type"));
-        assert_eq!(preflight(&req("http://c.com", "PUT"), Some(&c), &methods).status, 401);
-        assert_eq!(preflight(&req("http://a.com", "COPY"), Some(&c), &methods).status, 401);
-        assert_eq!(preflight(&req("http://a.com", "GET"), None, &methods).status, 200);
+        assert_eq!(
+            r.headers.get("access-control-allow-headers"),
+            Some("x-auth-token, content-type")
+        );
+        assert_eq!(
+            preflight(&req("http://c.com", "PUT"), Some(&c), &methods).status,
+            401
+        );
+        assert_eq!(
+            preflight(&req("http://a.com", "COPY"), Some(&c), &methods).status,
+            401
+        );
+        assert_eq!(
+            preflight(&req("http://a.com", "GET"), None, &methods).status,
+            200
+        );
         let star = preflight(&req("http://x.org", "GET"), Some(&cors("*")), &methods);
         assert_eq!(star.headers.get("access-control-allow-origin"), Some("*"));
     }
@@ -152,8 +192,15 @@ mod tests {
     fn actual_requests_expose_metadata() {
         let mut r = Response::empty(200).with_header("X-Object-Meta-Color", "red");
         decorate(&mut r, "http://a.com", &cors("http://a.com"));
-        assert_eq!(r.headers.get("access-control-allow-origin"), Some("http://a.com"));
-        assert!(r.headers.get("access-control-expose-headers").expect("expose").contains("x-object-meta-color"));
+        assert_eq!(
+            r.headers.get("access-control-allow-origin"),
+            Some("http://a.com")
+        );
+        assert!(r
+            .headers
+            .get("access-control-expose-headers")
+            .expect("expose")
+            .contains("x-object-meta-color"));
         let mut r = Response::empty(200);
         decorate(&mut r, "http://evil.com", &cors("http://a.com"));
         assert!(r.headers.get("access-control-allow-origin").is_none());

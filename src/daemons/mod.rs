@@ -1,0 +1,4 @@
+//! Background work that runs inside the node on its own threads, paced so
+//! it never competes with requests for long.
+
+pub mod updater;
