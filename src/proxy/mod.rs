@@ -8,6 +8,7 @@ pub mod backend;
 pub mod cors;
 pub mod info;
 pub mod listing;
+pub mod meta;
 pub mod object;
 pub mod path;
 
