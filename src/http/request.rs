@@ -192,6 +192,20 @@ impl Request {
             .map(|(_, v)| v)
     }
 
+    /// Like [`Request::query_param`], but `Err` when the decoded value is not
+    /// valid UTF-8 (Swift answers 400 for such listing parameters).
+    pub fn query_param_utf8(&self, name: &str) -> Result<Option<String>, ()> {
+        for pair in self.query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if form_decode(k) == name {
+                let spaced = v.replace('+', " ");
+                let bytes: Vec<u8> = percent_encoding::percent_decode_str(&spaced).collect();
+                return String::from_utf8(bytes).map(Some).map_err(|_| ());
+            }
+        }
+        Ok(None)
+    }
+
     /// Whether the query names `name`, with or without a value.
     pub fn has_param(&self, name: &str) -> bool {
         self.query_param(name).is_some()
