@@ -33,6 +33,10 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Per-request log lines at info level.
     pub log_requests: bool,
+    /// Threads owning the account and container databases.
+    pub db_threads: usize,
+    /// Seconds between object updater passes over `async_pending/`.
+    pub updater_interval_secs: u64,
     /// Storage options.
     pub storage: StorageConfig,
     /// Swift's hash path prefix and suffix, as in swift.conf `[swift-hash]`.
@@ -118,6 +122,8 @@ impl Default for Config {
             client_timeout_secs: 60,
             shutdown_grace_secs: 30,
             log_requests: true,
+            db_threads: 2,
+            updater_interval_secs: 30,
             storage: StorageConfig::default(),
             swift_hash: SwiftHash::default(),
             constraints: Constraints::default(),

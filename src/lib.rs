@@ -5,6 +5,7 @@
 pub mod common;
 pub mod config;
 pub mod daemons;
+pub mod db;
 pub mod http;
 pub mod obj;
 pub mod proxy;

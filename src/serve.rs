@@ -10,9 +10,11 @@ use tracing::info;
 
 use crate::common::hash::HashConf;
 use crate::config::Config;
+use crate::db::{DbError, DbPool, ObjectUpdate};
 use crate::http::Limits;
 use crate::obj::hashed::HashedManager;
 use crate::obj::server::ObjectServer;
+use crate::obj::updates::{ContainerUpdate, ContainerUpdater, UpdateError, UpdateFuture};
 use crate::proxy::auth::TempAuth;
 use crate::proxy::backend::Backend;
 use crate::proxy::{info::info_document, App};
@@ -63,6 +65,15 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         info!(cleaned, "removed staged writes left by an earlier run");
     }
 
+    let db_threads = config.db_threads.max(1);
+    let db = DbPool::start(
+        device_root.clone(),
+        hash_conf.clone(),
+        config.storage.part_power,
+        db_threads,
+    )
+    .map_err(io_ctx("starting the database pool"))?;
+
     let workers = config.worker_count();
     let driver =
         runtime::resolve_driver(config.driver).map_err(io_ctx("choosing the io driver"))?;
@@ -93,6 +104,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let flag = ShutdownFlag::new();
     let default_host = bound.to_string();
     let cfg = config.clone();
+    let worker_db = db.clone();
     let handles = runtime::start(spec, listeners, driver, flag.clone(), move |_worker| {
         let manager = Rc::new(
             HashedManager::new(
@@ -102,21 +114,37 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             )
             .unwrap_or_else(|e| panic!("object device vanished after start-up: {e}")),
         );
-        let objects = Rc::new(ObjectServer::new(
-            manager,
-            cfg.storage.io_buffer_size,
-            cfg.constraints.max_file_size,
-        ));
+        let updater: Rc<dyn ContainerUpdater> = Rc::new(DbUpdater {
+            db: worker_db.clone(),
+        });
+        let objects = Rc::new(
+            ObjectServer::new(
+                manager,
+                cfg.storage.io_buffer_size,
+                cfg.constraints.max_file_size,
+            )
+            .with_updater(updater),
+        );
         App::new(
             cfg.constraints.clone(),
             auth.clone(),
             Backend::local(objects),
+            worker_db.clone(),
             Rc::new(info_json.clone()),
             default_host.clone(),
             cfg.log_requests,
         )
     })
     .map_err(io_ctx("starting workers"))?;
+
+    let updater_db = db.clone();
+    let updater_handle = crate::daemons::updater::spawn(
+        config.data_dir.join(&config.storage.device),
+        Duration::from_secs(config.updater_interval_secs.max(1)),
+        flag.clone(),
+        move || Rc::new(DbUpdater { db: updater_db }) as Rc<dyn ContainerUpdater>,
+    )
+    .map_err(io_ctx("starting the object updater"))?;
 
     // Tests and scripts wait for this line to know the port.
     println!("paco listening on http://{bound}");
@@ -143,6 +171,40 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     for h in handles {
         let _ = h.join();
     }
+    let _ = updater_handle.join();
+    db.shutdown();
     info!("paco stopped");
     Ok(())
+}
+
+/// Container updates for local containers: a call into the database pool.
+struct DbUpdater {
+    db: DbPool,
+}
+
+impl ContainerUpdater for DbUpdater {
+    fn update<'a>(&'a self, u: &'a ContainerUpdate) -> UpdateFuture<'a> {
+        Box::pin(async move {
+            let timestamp = crate::common::timestamp::Timestamp::parse(&u.timestamp)
+                .map_err(|e| UpdateError::Failed(format!("bad timestamp: {e}")))?;
+            let update = ObjectUpdate {
+                name: u.object.clone(),
+                timestamp,
+                size: u.size,
+                content_type: u.content_type.clone(),
+                etag: u.etag.clone(),
+                deleted: u.deleted,
+                storage_policy_index: 0,
+            };
+            match self
+                .db
+                .update_object(&u.account, &u.container, update)
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(DbError::NotFound) => Err(UpdateError::NoContainer),
+                Err(e) => Err(UpdateError::Failed(e.to_string())),
+            }
+        })
+    }
 }

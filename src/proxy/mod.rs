@@ -1,13 +1,16 @@
-//! The proxy: routing of client requests, tempauth, `/info` and
-//! `/healthcheck`, and the controllers that turn client requests into
+//! The proxy: routing of client requests, tempauth and ACLs, `/info` and
+//! `/healthcheck`, CORS, and the controllers that turn client requests into
 //! backend requests.
 
+pub mod account;
 pub mod acl;
 pub mod auth;
 pub mod backend;
+pub mod container;
 pub mod cors;
 pub mod info;
 pub mod listing;
+pub mod listing_params;
 pub mod meta;
 pub mod object;
 pub mod path;
@@ -17,21 +20,40 @@ use std::rc::Rc;
 use tracing::info;
 
 use crate::common::constraints::Constraints;
+use crate::db::{AccountState, ContainerInfo, DbPool};
 use crate::http::conn::{Handler, LogEntry};
 use crate::http::{BodyReader, Request, Response};
 
+use acl::{account_access, parse_account_acl, parse_acl, referrer_allowed, AccountAccess};
 use auth::{AuthResult, TempAuth};
 use backend::Backend;
+use cors::CorsInfo;
 use object::{ObjectController, ObjectTarget};
+use path::SwiftPath;
+
+/// What the caller may do in the account, before container ACLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Grant {
+    None,
+    ReadOnly,
+    ReadWrite,
+    Owner,
+}
 
 /// One worker's proxy application.
 pub struct App {
     constraints: Constraints,
     auth: TempAuth,
     backend: Backend,
+    db: DbPool,
     info_json: Rc<String>,
     default_host: String,
     log_requests: bool,
+}
+
+/// Methods that only read.
+fn is_read(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD")
 }
 
 impl App {
@@ -40,6 +62,7 @@ impl App {
         constraints: Constraints,
         auth: TempAuth,
         backend: Backend,
+        db: DbPool,
         info_json: Rc<String>,
         default_host: String,
         log_requests: bool,
@@ -48,6 +71,7 @@ impl App {
             constraints,
             auth,
             backend,
+            db,
             info_json,
             default_host,
             log_requests,
@@ -74,15 +98,68 @@ impl App {
             Ok(None) => return Response::status(404),
             Err(r) => return r,
         };
-        let who = self.auth.authenticate(&req.headers);
-        if !self.auth.is_owner(&who, &sp.account) {
-            return match who {
-                AuthResult::Anonymous => Response::status(401),
-                AuthResult::User(_) => Response::status(403),
-            };
+        if req.method == "OPTIONS" {
+            return self.options(req, &sp).await;
         }
-        match (&sp.container, &sp.object) {
-            (Some(container), Some(object)) => {
+        let who = self.auth.authenticate(&req.headers);
+        let grant = match self.account_grant(&who, &sp.account).await {
+            Ok(g) => g,
+            Err(r) => return r,
+        };
+        let deny = || match who {
+            AuthResult::Anonymous => Response::status(401),
+            AuthResult::User(_) => Response::status(403),
+        };
+        let Some(container) = sp.container.as_deref() else {
+            let allowed = grant == Grant::Owner
+                || (grant >= Grant::ReadOnly && is_read(&req.method))
+                || (matches!(req.method.as_str(), "PUT" | "DELETE")
+                    && matches!(who, AuthResult::User(_)));
+            if !allowed {
+                return deny();
+            }
+            let ar = account::AccountRequest {
+                req,
+                account: &sp.account,
+                owner: grant == Grant::Owner,
+                reseller: matches!(&who, AuthResult::User(id) if id.reseller_admin),
+            };
+            return account::handle(&self.db, &self.constraints, &ar).await;
+        };
+        // Owners reading objects need nothing from the container; everyone
+        // else needs its ACLs, and writes need to know it exists.
+        let need_info = sp.object.is_none()
+            || grant < Grant::ReadWrite
+            || !is_read(&req.method)
+            || req.headers.contains("origin");
+        let info = if need_info {
+            match self.db.container_info(&sp.account, container).await {
+                Ok(i) => i.filter(|i| !i.deleted),
+                Err(e) => {
+                    tracing::error!("container info: {e}");
+                    return Response::status(503);
+                }
+            }
+        } else {
+            None
+        };
+        if !self.container_allowed(&who, grant, req, &sp, info.as_ref()) {
+            return deny();
+        }
+        let mut resp = match sp.object.as_deref() {
+            None => {
+                let cr = container::ContainerRequest {
+                    req,
+                    account: &sp.account,
+                    container,
+                    owner: grant == Grant::Owner,
+                };
+                container::handle(&self.db, &self.constraints, &cr, info.clone()).await
+            }
+            Some(object) => {
+                if need_info && info.is_none() && !is_read(&req.method) {
+                    return Response::status(404);
+                }
                 let ctl = ObjectController {
                     constraints: &self.constraints,
                     backend: &self.backend,
@@ -94,12 +171,108 @@ impl App {
                 };
                 ctl.handle(req, &target, body).await
             }
-            // Accounts and containers (SQLite, listings) are issue 4.
-            _ => Response::text(
-                501,
-                "Account and container requests are not implemented yet.",
-            ),
+        };
+        if let (Some(origin), Some(info)) = (req.headers.get("origin"), info.as_ref()) {
+            let cors =
+                CorsInfo::from_meta(info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            cors::decorate(&mut resp, origin, &cors);
         }
+        resp
+    }
+
+    /// The caller's standing in `account`: owner, or what its account ACL grants.
+    async fn account_grant(&self, who: &AuthResult, account: &str) -> Result<Grant, Response> {
+        if self.auth.is_owner(who, account) {
+            return Ok(Grant::Owner);
+        }
+        let AuthResult::User(id) = who else {
+            return Ok(Grant::None);
+        };
+        let state = self.db.account_state(account).await.map_err(|e| {
+            tracing::error!("account info: {e}");
+            Response::status(503)
+        })?;
+        let AccountState::Active(info) = state else {
+            return Ok(Grant::None);
+        };
+        let Some(acl) = info.metadata.get("X-Account-Access-Control") else {
+            return Ok(Grant::None);
+        };
+        let acl = parse_account_acl(acl).unwrap_or_default();
+        Ok(match account_access(&acl, &id.groups) {
+            Some(AccountAccess::Admin) => Grant::Owner,
+            Some(AccountAccess::ReadWrite) => Grant::ReadWrite,
+            Some(AccountAccess::ReadOnly) => Grant::ReadOnly,
+            None => Grant::None,
+        })
+    }
+
+    /// tempauth's container and object authorization.
+    fn container_allowed(
+        &self,
+        who: &AuthResult,
+        grant: Grant,
+        req: &Request,
+        sp: &SwiftPath,
+        info: Option<&ContainerInfo>,
+    ) -> bool {
+        let read = is_read(&req.method);
+        if grant == Grant::Owner {
+            return true;
+        }
+        if grant == Grant::ReadWrite {
+            // read-write covers objects and container contents, not the
+            // container's own settings.
+            return sp.object.is_some() || read;
+        }
+        if grant == Grant::ReadOnly && read {
+            return true;
+        }
+        let Some(info) = info else {
+            return false;
+        };
+        let header = if read {
+            "X-Container-Read"
+        } else {
+            "X-Container-Write"
+        };
+        if sp.object.is_none() && !read {
+            return false;
+        }
+        let acl = parse_acl(info.metadata.get(header).map(String::as_str).unwrap_or(""));
+        if read
+            && referrer_allowed(req.headers.get("referer"), &acl.referrers)
+            && (sp.object.is_some() || acl.groups.iter().any(|g| g == ".rlistings"))
+        {
+            return true;
+        }
+        match who {
+            AuthResult::User(id) => acl.groups.iter().any(|g| {
+                id.groups.contains(g)
+                    || g.strip_suffix(":*")
+                        .is_some_and(|a| id.groups.iter().any(|ug| ug == a))
+            }),
+            AuthResult::Anonymous => false,
+        }
+    }
+
+    /// CORS preflight (no auth, as in Swift).
+    async fn options(&self, req: &Request, sp: &SwiftPath) -> Response {
+        let methods: &[&str] = if sp.object.is_some() {
+            &["COPY", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]
+        } else {
+            &["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]
+        };
+        let Some(container) = sp.container.as_deref() else {
+            return cors::preflight(&req.headers, None, methods);
+        };
+        let info = match self.db.container_info(&sp.account, container).await {
+            Ok(i) => i.filter(|i| !i.deleted),
+            Err(_) => return Response::status(503),
+        };
+        let cors = info
+            .map(|i| CorsInfo::from_meta(i.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+        cors::preflight(&req.headers, Some(&cors.unwrap_or_default()), methods)
     }
 
     fn info(&self, req: &Request) -> Response {

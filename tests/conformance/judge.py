@@ -395,12 +395,17 @@ def check(args):
           "(expected passes that failed: %d, not listed: %d, stale: %d, bad lines: %d)"
           % (verdict, passed_count, len(promote), xfail_count, skipped,
              unexpected, len(failures), len(not_listed), len(stale), bad))
-    # closing line in the plain 'N passed, N failed, N skipped' form:
-    # failed = outcomes that contradict the expectation file; the expected
-    # failures and the skips are both counted as skipped (never as passed).
-    print("conformance: %d passed, %d failed, %d skipped" % (
-        passed_count, unexpected, len(tests) - passed_count
-        - len(failures) - len([1 for _, o, _ in not_listed if o != "passed"])))
+    # Closing line in the plain 'N passed, N failed, N skipped' form. Each test
+    # counts once: failed = its outcome contradicts the expectation file (or
+    # it is not listed); passed = it passed; skipped = the rest (expected
+    # failures and skips: never counted as passes). Invalid or stale lines of
+    # the expectation file add to failed.
+    bad_ids = {tid for tid, _ in failures} | {tid for tid, _, _ in not_listed}
+    n_failed = len(bad_ids) + len(stale) + bad
+    n_passed = sum(1 for tid, t in tests.items()
+                   if t["outcome"] == "passed" and tid not in bad_ids)
+    n_skipped = len(tests) - len(bad_ids) - n_passed
+    print("conformance: %d passed, %d failed, %d skipped" % (n_passed, n_failed, n_skipped))
     return 0 if unexpected == 0 else 1
 
 

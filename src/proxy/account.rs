@@ -1,0 +1,183 @@
+//! The proxy's account controller: HEAD/GET (stats and container listing),
+//! POST (metadata), and PUT/DELETE for reseller admins; accounts are
+//! created on first use as Swift's `account_autocreate` does.
+
+use crate::common::constraints::Constraints;
+use crate::common::timestamp::Timestamp;
+use crate::db::{AccountInfo, AccountState, CreateOutcome, DbPool, DeleteOutcome, ListItem};
+use crate::http::{Request, Response};
+
+use super::container::listing_response;
+use super::listing::{choose_format, Row};
+use super::{listing_params, meta};
+
+/// Who is asking, as far as the account controller cares.
+pub struct AccountRequest<'a> {
+    /// The request.
+    pub req: &'a Request,
+    /// Account.
+    pub account: &'a str,
+    /// Account owner (or account-ACL admin).
+    pub owner: bool,
+    /// Reseller admin (may PUT and DELETE accounts).
+    pub reseller: bool,
+}
+
+fn db_error(e: crate::db::DbError) -> Response {
+    tracing::error!("account database: {e}");
+    Response::status(503)
+}
+
+/// Creates the account if it has never existed (`account_autocreate`).
+pub async fn autocreate(db: &DbPool, account: &str) -> Result<(), Response> {
+    match db.account_state(account).await {
+        Ok(AccountState::Missing) => match db.create_account(account, Timestamp::now()).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(db_error(e)),
+        },
+        Ok(AccountState::Deleted(_)) => Err(Response::text(403, "Recently deleted")),
+        Ok(AccountState::Active(_)) => Ok(()),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+/// Answers an account request.
+pub async fn handle(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response {
+    let mut resp = match r.req.method.as_str() {
+        "HEAD" | "GET" => read(db, c, r).await,
+        "POST" => post(db, c, r).await,
+        "PUT" if r.reseller => put(db, c, r).await,
+        "DELETE" if r.reseller => delete(db, r).await,
+        "PUT" | "DELETE" => Response::status(403),
+        _ => Response::status(405).with_header("Allow", "DELETE, GET, HEAD, OPTIONS, POST, PUT"),
+    };
+    if !r.owner {
+        meta::strip_owner_headers(&mut resp);
+    }
+    resp
+}
+
+fn info_headers(resp: &mut Response, info: Option<&AccountInfo>) {
+    let h = &mut resp.headers;
+    let (containers, objects, bytes) = info.map_or((0, 0, 0), |i| {
+        (i.container_count, i.object_count, i.bytes_used)
+    });
+    h.set("X-Account-Container-Count", containers.to_string());
+    h.set("X-Account-Object-Count", objects.to_string());
+    h.set("X-Account-Bytes-Used", bytes.to_string());
+    let now = Timestamp::now();
+    let (created, put) = info.map_or((now, now), |i| (i.created_at, i.put_timestamp));
+    h.set("X-Timestamp", created.normal());
+    h.set("X-Put-Timestamp", put.normal());
+    h.set("Accept-Ranges", "bytes");
+    if let Some(i) = info {
+        for p in &i.policy_stats {
+            if p.storage_policy_index == 0 {
+                let name = super::container::POLICY_NAME;
+                h.set(
+                    format!("X-Account-Storage-Policy-{name}-Container-Count"),
+                    p.container_count.to_string(),
+                );
+                h.set(
+                    format!("X-Account-Storage-Policy-{name}-Object-Count"),
+                    p.object_count.to_string(),
+                );
+                h.set(
+                    format!("X-Account-Storage-Policy-{name}-Bytes-Used"),
+                    p.bytes_used.to_string(),
+                );
+            }
+        }
+        for (k, v) in &i.metadata {
+            h.set(k.clone(), v.clone());
+        }
+    }
+}
+
+async fn read(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response {
+    let format = match choose_format(r.req) {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    let params = match listing_params::from_request(r.req, c.account_listing_limit) {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let info = match db.account_state(r.account).await {
+        Ok(AccountState::Active(i)) => Some(i),
+        // Swift answers a deleted account with 410 Gone and fakes an empty
+        // account that was never created (account_autocreate).
+        Ok(AccountState::Deleted(_)) => return Response::status(410),
+        Ok(AccountState::Missing) => None,
+        Err(e) => return db_error(e),
+    };
+    let rows: Vec<Row> = if r.req.method == "GET" && info.is_some() {
+        match db.list_containers(r.account, &params).await {
+            Ok(items) => items
+                .into_iter()
+                .map(|i| match i {
+                    ListItem::Entry(e) => Row::Container {
+                        name: e.name,
+                        count: e.count,
+                        bytes: e.bytes,
+                        last_modified: e.last_modified,
+                    },
+                    ListItem::Subdir(s) => Row::Subdir(s),
+                })
+                .collect(),
+            Err(e) => return db_error(e),
+        }
+    } else {
+        Vec::new()
+    };
+    listing_response(r.req, format, "account", r.account, &rows, |resp| {
+        info_headers(resp, info.as_ref())
+    })
+}
+
+async fn post(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response {
+    let updates = match meta::account_updates(c, &r.req.headers, r.owner) {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
+    if let Err(resp) = autocreate(db, r.account).await {
+        return resp;
+    }
+    match db
+        .update_account_metadata(r.account, Timestamp::now(), updates)
+        .await
+    {
+        Ok(_) => Response::empty(204),
+        Err(crate::db::DbError::NotFound) => Response::status(404),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn put(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response {
+    let updates = match meta::account_updates(c, &r.req.headers, true) {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
+    match db
+        .create_account_with_metadata(r.account, Timestamp::now(), updates)
+        .await
+    {
+        Ok(CreateOutcome::Created) => Response::status(201),
+        Ok(CreateOutcome::Accepted) => Response::status(202),
+        Ok(CreateOutcome::RecentlyDeleted) => Response::text(403, "Recently deleted"),
+        Ok(_) => Response::status(409),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn delete(db: &DbPool, r: &AccountRequest<'_>) -> Response {
+    if !r.req.query.is_empty() {
+        return Response::text(400, "Account DELETE with a query string is not allowed");
+    }
+    match db.delete_account(r.account, Timestamp::now()).await {
+        Ok(DeleteOutcome::Deleted) => Response::empty(204),
+        Ok(DeleteOutcome::NotFound) => Response::status(404),
+        Ok(_) => Response::status(409),
+        Err(e) => db_error(e),
+    }
+}
