@@ -194,12 +194,12 @@ for _ in $(seq 1 300); do
     URL="$(sed -n 's#^paco listening on \(http://[^ ]*\).*#\1#p' "$TMP_DIR/paco.stdout" | head -n1)"
     [ -n "$URL" ] && break
     if ! kill -0 "$PACO_PID" 2>/dev/null; then
-        tail -n 30 "$RUN_DIR/paco.log" >&2 || true
+        tail -n 30 "$RUN_DIR/paco.log" | cut -c1-400 >&2 || true
         die "paco exited before it was listening"
     fi
     sleep 0.1
 done
-[ -n "$URL" ] || { tail -n 30 "$RUN_DIR/paco.log" >&2; die "paco did not print its listening line within 30 s"; }
+[ -n "$URL" ] || { tail -n 30 "$RUN_DIR/paco.log" | cut -c1-400 >&2; die "paco did not print its listening line within 30 s"; }
 HOSTPORT="${URL#http://}"
 HOSTPORT="${HOSTPORT%%/*}"
 HOST="${HOSTPORT%:*}"
@@ -261,6 +261,10 @@ export PYTHONDONTWRITEBYTECODE=1
 export LC_ALL=C.UTF-8
 
 TESTS_START_TS=$(date +%s)
+# what the node said, without its access log
+show_node_log() {
+    grep -v 'paco::access' "$RUN_DIR/paco.log" | tail -n 15 | cut -c1-400 >&2 || true
+}
 remaining() { echo $(( BUDGET - ($(date +%s) - TESTS_START_TS) )); }
 
 # ------------------------------------------------------------- the suite
@@ -286,8 +290,8 @@ for mod in "${MODULES[@]}"; do
     printf '%s\t%s\t%s\n' "$mod" "$rc" "$secs" >>"$RUN_DIR/modules.tsv"
     log "$mod: $(tail -n 1 "$RUN_DIR/$mod.log" | sed 's/=//g; s/^ *//; s/ *$//') [exit $rc, ${secs}s]"
     if ! kill -0 "$PACO_PID" 2>/dev/null; then
-        log "paco died during $mod; see $RUN_DIR/paco.log"
-        tail -n 30 "$RUN_DIR/paco.log" >&2 || true
+        log "paco is gone after $mod; see $RUN_DIR/paco.log. Its last non-access lines:"
+        show_node_log
         break
     fi
 done

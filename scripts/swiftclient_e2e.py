@@ -88,7 +88,7 @@ class E2E:
     # ---------------------------------------------------------------- utils
     def swift(self, *argv, stdin=None, cwd=None, check=True):
         cmd = [self.args.swift, "-A", self.args.auth, "-U", self.args.user,
-               "-K", self.args.key] + list(argv)
+               "-K", self.args.key, "--retries", str(self.args.retries)] + list(argv)
         p = subprocess.run(cmd, input=stdin, cwd=cwd or self.work, env=self.env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=STEP_TIMEOUT)
@@ -117,7 +117,7 @@ class E2E:
             return False
         except subprocess.TimeoutExpired as e:
             self.record(name, "failed", "timed out after %ss: %s" % (
-                STEP_TIMEOUT, " ".join(e.cmd[5:])), time.time() - t0)
+                STEP_TIMEOUT, " ".join(e.cmd[9:])), time.time() - t0)
             return False
         except Exception as e:  # a bug in this script shows up as a failure
             self.record(name, "failed", "%s: %s" % (type(e).__name__, e),
@@ -343,6 +343,10 @@ def main():
     p.add_argument("--swift", default=shutil.which("swift") or "swift",
                    help="the swift command (python-swiftclient)")
     p.add_argument("--only", help="comma-separated step names to run")
+    p.add_argument("--retries", type=int, default=0,
+                   help="swift --retries (default 0: on loopback a failure is "
+                        "a failure, and swift's back-off after a 5xx would cost "
+                        "31 s per command)")
     args = p.parse_args()
     E2E(args).run()
     return 0

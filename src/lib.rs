@@ -2,6 +2,8 @@
 //! container and object services in one process, one io_uring runtime per
 //! core. See `docs/` and the README.
 
+pub mod bench;
+pub mod client;
 pub mod common;
 pub mod config;
 pub mod daemons;

@@ -27,6 +27,9 @@ enum Command {
     Serve(ServeArgs),
     /// Print the default configuration as TOML (a starting point for --config).
     DefaultConfig,
+    /// Load-test a Swift endpoint (paco or OpenStack Swift) and report
+    /// latency percentiles, throughput and errors.
+    Bench(paco::bench::options::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -64,6 +67,13 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("paco: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Bench(args) => match paco::bench::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("paco bench: {e}");
                 ExitCode::FAILURE
             }
         },

@@ -54,6 +54,7 @@ fn auth_ok(driver: &str) {
         .is_some_and(|u| u.ends_with("/v1/AUTH_test")));
     // The token works for the account's objects.
     let tok = r.header("x-auth-token").unwrap().to_string();
+    node.container(&tok, "/v1/AUTH_test/c");
     let p = node.req("PUT", "/v1/AUTH_test/c/o", &[("X-Auth-Token", &tok)], b"hi");
     assert_eq!(p.status, 201, "{p:?}");
     // X-Storage-Token is accepted as well as X-Auth-Token.
@@ -91,7 +92,7 @@ fn auth_rejects(driver: &str) {
 
 fn object_access_control(driver: &str) {
     let node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     let obj = "/v1/AUTH_test/c/secret";
     assert_eq!(
         node.req("PUT", obj, &[("X-Auth-Token", &tok)], b"s3cr3t")
@@ -114,6 +115,7 @@ fn object_access_control(driver: &str) {
     }
     // Another account's admin: 403.
     let tok2 = node.token_for("test2:tester2", "testing2");
+    node.container(&tok2, "/v1/AUTH_test2/c");
     for m in ["GET", "HEAD", "PUT", "POST", "DELETE"] {
         let r = node.req(m, obj, &[("X-Auth-Token", &tok2)], b"");
         assert_eq!(r.status, 403, "{m} by test2 on AUTH_test: {r:?}");
@@ -179,7 +181,7 @@ fn object_access_control(driver: &str) {
 
 fn token_expiry(driver: &str) {
     let node = NodeOpts::new(driver)
-        .config("[tempauth]\ntoken_life_secs = 1\n")
+        .config("[tempauth]\ntoken_life_secs = 2\n")
         .start();
     let r = node.req(
         "GET",
@@ -189,12 +191,13 @@ fn token_expiry(driver: &str) {
     );
     assert_eq!(r.status, 200, "{r:?}");
     let tok = r.header("x-auth-token").unwrap().to_string();
+    node.container(&tok, "/v1/AUTH_test/c");
     assert_eq!(
         node.req("PUT", "/v1/AUTH_test/c/o", &[("X-Auth-Token", &tok)], b"x")
             .status,
         201
     );
-    std::thread::sleep(Duration::from_millis(2200));
+    std::thread::sleep(Duration::from_millis(3100));
     let g = node.req("GET", "/v1/AUTH_test/c/o", &[("X-Auth-Token", &tok)], b"");
     assert_eq!(g.status, 401, "expired token: {g:?}");
     // A new token is issued (not the expired one).
@@ -204,6 +207,44 @@ fn token_expiry(driver: &str) {
         node.req("GET", "/v1/AUTH_test/c/o", &[("X-Auth-Token", &tok2)], b"")
             .status,
         200
+    );
+}
+
+/// A token lives token_life_secs from when it was issued (tempauth keeps
+/// `expires = time() + token_life` as a float): a 1-second token issued
+/// just before a second boundary is still good 150 ms later.
+fn token_lives_its_full_life(driver: &str) {
+    let node = NodeOpts::new(driver)
+        .config("[tempauth]\ntoken_life_secs = 1\n")
+        .start();
+    let admin = node.token();
+    node.container(&admin, "/v1/AUTH_test/c");
+    assert_eq!(
+        node.req(
+            "PUT",
+            "/v1/AUTH_test/c/o",
+            &[("X-Auth-Token", &admin)],
+            b"x"
+        )
+        .status,
+        201
+    );
+    // Wait until ~0.85 s past a whole second, then get a token.
+    let frac = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_millis()
+    };
+    while !(850..900).contains(&frac()) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let tok = node.token();
+    std::thread::sleep(Duration::from_millis(150));
+    let g = node.req("GET", "/v1/AUTH_test/c/o", &[("X-Auth-Token", &tok)], b"");
+    assert_eq!(
+        g.status, 200,
+        "a 1-second token refused ~150 ms after it was issued: {g:?}"
     );
 }
 
@@ -268,7 +309,7 @@ fn info_reflects_config(driver: &str) {
     assert_eq!(v["swift"]["max_file_size"].as_u64(), Some(1000));
     assert_eq!(v["swift"]["max_meta_count"].as_u64(), Some(5));
     // And the configured limits are enforced.
-    let tok = node.token();
+    let tok = node.setup();
     let r = node.req(
         "PUT",
         "/v1/AUTH_test/c/big",
@@ -290,6 +331,8 @@ driver_tests! {
     fn auth_rejects;
     fn object_access_control;
     fn token_expiry;
+    #[ignore = "paco bug: token expiry kept in whole seconds: a token can expire up to 1 s before token_life_secs"]
+    fn token_lives_its_full_life;
     fn healthcheck;
     fn info;
     fn info_reflects_config;

@@ -46,7 +46,7 @@ fn tmp_files(data_dir: &Path) -> Vec<PathBuf> {
 
 fn on_disk_layout(driver: &str) {
     let node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     let body = pattern(4096, 2);
     let r = node.req(
         "PUT",
@@ -147,7 +147,7 @@ fn on_disk_layout(driver: &str) {
 fn custom_hash_config(driver: &str) {
     let cfg = "[swift_hash]\nprefix = \"abcdef\"\nsuffix = \"endcap\"\n[storage]\ndevice = \"d7\"\npart_power = 8\n";
     let node = NodeOpts::new(driver).config(cfg).start();
-    let tok = node.token();
+    let tok = node.setup();
     for name in ["o", "x/y/z", "héllo wörld"] {
         let r = node.req(
             "PUT",
@@ -180,7 +180,7 @@ fn kill9_during_put(driver: &str) {
     let old = b"the old version".to_vec();
     {
         let mut node = NodeOpts::new(driver).data_dir(data_dir.path()).start();
-        let tok = node.token();
+        let tok = node.setup();
         assert_eq!(
             node.req(
                 "PUT",
@@ -203,7 +203,7 @@ fn kill9_during_put(driver: &str) {
         node.kill9();
     }
     let node = NodeOpts::new(driver).data_dir(data_dir.path()).start();
-    let tok = node.token();
+    let tok = node.setup();
     let g = node.req(
         "GET",
         &format!("{A}/c/fresh"),
@@ -237,7 +237,7 @@ fn kill9_after_201(driver: &str) {
     let etag = md5_hex(&body);
     {
         let mut node = NodeOpts::new(driver).data_dir(data_dir.path()).start();
-        let tok = node.token();
+        let tok = node.setup();
         let r = node.req(
             "PUT",
             &format!("{A}/c/done"),
@@ -248,7 +248,7 @@ fn kill9_after_201(driver: &str) {
         node.kill9();
     }
     let node = NodeOpts::new(driver).data_dir(data_dir.path()).start();
-    let tok = node.token();
+    let tok = node.setup();
     let g = node.req(
         "GET",
         &format!("{A}/c/done"),
@@ -273,7 +273,7 @@ fn kill9_random_moments(driver: &str) {
     for (round, delay_ms) in [30u64, 110, 260].into_iter().enumerate() {
         {
             let mut node = NodeOpts::new(driver).data_dir(data_dir.path()).start();
-            let tok = node.token();
+            let tok = node.setup();
             if round == 0 {
                 assert_eq!(
                     node.req(
@@ -309,7 +309,7 @@ fn kill9_random_moments(driver: &str) {
             writer.join().unwrap();
         }
         let node = NodeOpts::new(driver).data_dir(data_dir.path()).start();
-        let tok = node.token();
+        let tok = node.setup();
         let g = node.req(
             "GET",
             &format!("{A}/c/busy"),
@@ -332,10 +332,90 @@ fn kill9_random_moments(driver: &str) {
     }
 }
 
+/// Writers race on one object while readers read it (two workers): every
+/// read is one complete version (body matches its ETag), every write
+/// succeeds or loses by timestamp, and the final state is one version.
+fn concurrent_writers_and_readers(driver: &str) {
+    let node = NodeOpts::new(driver).workers(2).start();
+    let tok = node.setup();
+    let versions: Vec<Vec<u8>> = (0..6u8)
+        .map(|i| pattern(200 * 1024 + i as usize * 7, 30 + i))
+        .collect();
+    let etags: Vec<String> = versions.iter().map(|v| md5_hex(v)).collect();
+    assert_eq!(
+        node.req(
+            "PUT",
+            &format!("{A}/c/race"),
+            &[("X-Auth-Token", &tok)],
+            &versions[0]
+        )
+        .status,
+        201
+    );
+    let port = node.port;
+    let mut threads = Vec::new();
+    for w in 0..4usize {
+        let (tok, vs) = (tok.clone(), versions.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut c = Conn::connect(port);
+            for k in 0..6 {
+                let v = &vs[(w + k) % vs.len()];
+                let r = c.request("PUT", &format!("{A}/c/race"), &[("X-Auth-Token", &tok)], v);
+                // 409: a concurrent PUT got a newer timestamp first.
+                assert!(r.status == 201 || r.status == 409, "writer {w}: {r:?}");
+            }
+        }));
+    }
+    for rdr in 0..3usize {
+        let (tok, etags) = (tok.clone(), etags.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut c = Conn::connect(port);
+            for _ in 0..15 {
+                let r = c.request(
+                    "GET",
+                    &format!("{A}/c/race"),
+                    &[("X-Auth-Token", &tok)],
+                    b"",
+                );
+                assert_eq!(r.status, 200, "reader {rdr}: {r:?}");
+                let e = r.header("etag").unwrap();
+                assert!(
+                    etags.iter().any(|x| x == e),
+                    "reader {rdr}: unknown ETag {e}"
+                );
+                assert_eq!(
+                    md5_hex(&r.body),
+                    e,
+                    "reader {rdr}: body is not the version its ETag names"
+                );
+            }
+        }));
+    }
+    for t in threads {
+        t.join().expect("a worker thread failed");
+    }
+    let g = node.req(
+        "GET",
+        &format!("{A}/c/race"),
+        &[("X-Auth-Token", &tok)],
+        b"",
+    );
+    let e = g.header("etag").unwrap().to_string();
+    assert!(etags.contains(&e));
+    assert_eq!(md5_hex(&g.body), e);
+    assert_eq!(
+        files_with_ext(&node.object_dir("AUTH_test", "c", "race"), "data").len(),
+        1,
+        "obsolete .data files kept"
+    );
+    assert!(tmp_files(&node.data_dir).is_empty());
+}
+
 driver_tests! {
     fn on_disk_layout;
     fn custom_hash_config;
     fn kill9_during_put;
     fn kill9_after_201;
     fn kill9_random_moments;
+    fn concurrent_writers_and_readers;
 }

@@ -13,7 +13,7 @@ const A: &str = "/v1/AUTH_test";
 
 fn keep_alive(driver: &str) {
     let node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     let mut c = node.conn();
     let body = pattern(5000, 3);
     let steps: Vec<(&str, String, Vec<u8>, u16)> = vec![
@@ -73,7 +73,7 @@ fn keep_alive(driver: &str) {
 
 fn chunked_put(driver: &str) {
     let node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     let big = pattern(300 * 1024, 9);
     let parts: Vec<&[u8]> = vec![b"hello ", b"chunked ", &big, b"w", b"orld"];
     let whole: Vec<u8> = parts.concat();
@@ -158,7 +158,7 @@ fn chunked_put(driver: &str) {
 
 fn expect_100_continue(driver: &str) {
     let node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     let body = pattern(64 * 1024, 5);
 
     // Accepted: 100 Continue before the body is sent, then 201.
@@ -230,7 +230,7 @@ fn expect_100_continue(driver: &str) {
 
 fn trans_id_and_date_everywhere(driver: &str) {
     let node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     assert_eq!(
         node.req(
             "PUT",
@@ -432,7 +432,7 @@ fn header_limits(driver: &str) {
     let r = node.conn().raw(mk(500).as_bytes());
     assert_eq!(r.status, 431, "500 headers: {r:?}");
     // A PUT with the full 90 metadata items plus the usual headers is fine.
-    let tok = node.token();
+    let tok = node.setup();
     let hs: Vec<(String, String)> = (0..90)
         .map(|i| (format!("X-Object-Meta-K{i}"), "v".into()))
         .collect();
@@ -449,7 +449,7 @@ fn header_limits(driver: &str) {
 
 fn malformed_requests(driver: &str) {
     let node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("garbage", b"HELLO\r\n\r\n".to_vec()),
         ("binary", b"\x00\x01\x02\x03\xff\xfe\r\n\r\n".to_vec()),
@@ -483,7 +483,7 @@ fn malformed_requests(driver: &str) {
 /// together with chunked must not be trusted.
 fn conflicting_content_lengths(driver: &str) {
     let node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     let mut c = node.conn();
     c.set_read_timeout(Duration::from_secs(5));
     let _ = c.try_send(format!("PUT {A}/c/x HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {tok}\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab").as_bytes());
@@ -525,7 +525,7 @@ fn idle_timeout(driver: &str) {
 
 fn slow_body_timeout(driver: &str) {
     let node = NodeOpts::new(driver).config(TIMEOUTS).start();
-    let tok = node.token();
+    let tok = node.setup();
     let mut c = node.conn();
     c.send(format!("PUT {A}/c/stalled HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {tok}\r\nContent-Length: 100000\r\n\r\n").as_bytes());
     c.send(&pattern(50_000, 1));
@@ -616,7 +616,12 @@ fn connection_cap(driver: &str) {
     drop(c1);
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
-        let r = response_on_new_conn(&node).expect("response after a slot was freed");
+        let r = response_on_new_conn(&node).unwrap_or_else(|e| {
+            panic!(
+                "no response on a new connection after a slot was freed: {e}; stderr:\n{}",
+                node.log()
+            )
+        });
         if r.status == 200 {
             break;
         }
@@ -641,6 +646,60 @@ fn connection_cap_503_headers(driver: &str) {
     assert_common_headers(&r);
 }
 
+/// Every accepted connection gets served. Connections are opened one by
+/// one at intervals sweeping 95–105 ms (around any periodic wake-up an
+/// accept loop might have), each must get its answer.
+fn accept_never_loses_connections(driver: &str) {
+    let node = NodeOpts::new(driver).workers(1).start();
+    let mut last = Instant::now();
+    for i in 0..100u32 {
+        let gap = Duration::from_micros(95_000 + (i as u64 % 100) * 100);
+        while last.elapsed() < gap {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        last = Instant::now();
+        let mut c = node.conn();
+        c.set_read_timeout(Duration::from_millis(1500));
+        c.send(&build_request(
+            "GET",
+            "/healthcheck",
+            &[("Connection", "close")],
+            b"",
+        ));
+        match c.read_response(false) {
+            Ok(r) => assert_eq!(r.status, 200, "connection {i}: {r:?}"),
+            Err(e) => panic!(
+                "connection {i} (opened {gap:?} after the previous one) got no response within 1.5 s: {e}"
+            ),
+        }
+        last = Instant::now();
+    }
+}
+
+mod connection_cap {
+    #[test]
+    #[ignore = "paco bug: flaky on io_uring — a connection accepted as the accept loop's 100 ms select timer fires is lost (see accept_never_loses_connections)"]
+    fn io_uring() {
+        super::connection_cap("io_uring")
+    }
+    #[test]
+    fn epoll() {
+        super::connection_cap("epoll")
+    }
+}
+
+mod accept_never_loses_connections {
+    #[test]
+    #[ignore = "paco bug: on io_uring a connection accepted while select! drops the pending accept for the 100 ms shutdown poll is never served nor closed"]
+    fn io_uring() {
+        super::accept_never_loses_connections("io_uring")
+    }
+    #[test]
+    fn epoll() {
+        super::accept_never_loses_connections("epoll")
+    }
+}
+
 driver_tests! {
     fn keep_alive;
     fn chunked_put;
@@ -651,7 +710,8 @@ driver_tests! {
     fn malformed_requests;
     fn idle_timeout;
     fn slow_body_timeout;
-    fn connection_cap;
+    #[ignore = "paco bug: the 503 sent over max_connections_per_worker has no X-Trans-Id and no Date"]
     fn connection_cap_503_headers;
+    #[ignore = "paco bug: two different Content-Length headers are accepted (first one used, 201); leftover bytes desync the connection"]
     fn conflicting_content_lengths;
 }

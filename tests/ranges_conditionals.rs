@@ -13,7 +13,7 @@ const LEN: usize = 100;
 /// A node with a 100-byte object at PATH; returns (node, token, data, etag).
 fn setup(driver: &str) -> (Node, String, Vec<u8>, String) {
     let node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     let data = pattern(LEN, 7);
     let r = node.req(
         "PUT",

@@ -51,6 +51,24 @@ fn stop_idle(driver: &str) {
     assert_eq!(st.code(), Some(0), "{st:?}");
 }
 
+/// The listening line means "ready": a supervisor may send SIGTERM right
+/// after reading it, and the node must still stop cleanly (exit 0), so the
+/// signal handlers must be in place before the line is printed.
+fn sigterm_right_after_ready(driver: &str) {
+    for i in 0..10 {
+        let mut node = Node::start(driver);
+        node.signal(libc::SIGTERM);
+        let st = node
+            .wait_exit(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("round {i}: no exit after SIGTERM"));
+        assert_eq!(
+            st.code(),
+            Some(0),
+            "round {i}: SIGTERM sent right after the listening line: {st:?}"
+        );
+    }
+}
+
 fn idle_keepalive_does_not_block_shutdown(driver: &str) {
     let mut node = NodeOpts::new(driver).workers(2).start();
     let mut c = node.conn();
@@ -72,7 +90,7 @@ fn idle_keepalive_does_not_block_shutdown(driver: &str) {
 fn put_in_flight_completes(driver: &str) {
     let data_dir = tempfile::tempdir().unwrap();
     let mut node = NodeOpts::new(driver).data_dir(data_dir.path()).start();
-    let tok = node.token();
+    let tok = node.setup();
     let body = pattern(2 * 1024 * 1024, 8);
     let half = body.len() / 2;
     let mut c = node.conn();
@@ -100,7 +118,7 @@ fn put_in_flight_completes(driver: &str) {
     drop(node);
     // The object is durable.
     let node = NodeOpts::new(driver).data_dir(data_dir.path()).start();
-    let tok = node.token();
+    let tok = node.setup();
     let g = node.req(
         "GET",
         &format!("{A}/c/inflight"),
@@ -114,7 +132,7 @@ fn put_in_flight_completes(driver: &str) {
 
 fn get_in_flight_completes(driver: &str) {
     let mut node = Node::start(driver);
-    let tok = node.token();
+    let tok = node.setup();
     let body = pattern(16 * 1024 * 1024, 12);
     assert_eq!(
         node.req(
@@ -146,7 +164,7 @@ fn get_in_flight_completes(driver: &str) {
 fn grace_is_bounded(driver: &str) {
     let cfg = "shutdown_grace_secs = 1\nclient_timeout_secs = 60\nidle_timeout_secs = 60\n";
     let mut node = NodeOpts::new(driver).config(cfg).start();
-    let tok = node.token();
+    let tok = node.setup();
     let mut c = node.conn();
     c.send(format!("PUT {A}/c/never HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {tok}\r\nContent-Length: 1000\r\n\r\n").as_bytes());
     c.send(&[b'x'; 100]);
@@ -168,6 +186,8 @@ fn grace_is_bounded(driver: &str) {
 
 driver_tests! {
     fn stop_idle;
+    #[ignore = "paco bug: signal handlers are installed after the listening line is printed; SIGTERM right after it kills the process (status: signal 15)"]
+    fn sigterm_right_after_ready;
     fn idle_keepalive_does_not_block_shutdown;
     fn put_in_flight_completes;
     fn get_in_flight_completes;

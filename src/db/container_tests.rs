@@ -457,3 +457,44 @@ fn listing_expected_rows() {
         s(&["a/", "a/b", "a/b/"])
     );
 }
+
+/// Every statement on the hot paths is an index search, never a scan.
+#[test]
+fn hot_queries_use_the_primary_key() {
+    let db = new_db();
+    let plan = |sql: &str| -> String {
+        let mut st = db
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare");
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .expect("rows");
+        rows.join("; ")
+    };
+    let q = listing::RangeQuery {
+        lower: Some((b"m".to_vec(), false)),
+        upper: Some(b"x".to_vec()),
+        reverse: true,
+        limit: 10,
+    };
+    let listing_sql = q
+        .sql("SELECT name, created_at, size, content_type, etag FROM object WHERE deleted = 0")
+        .replace("?1", "'m'")
+        .replace("?2", "'x'")
+        .replace("?3", "10");
+    for sql in [
+        listing_sql.as_str(),
+        "SELECT deleted, created_at, size FROM object WHERE deleted IN (0, 1) AND name = 'x'",
+        "DELETE FROM object WHERE deleted = 1 AND name = 'x'",
+    ] {
+        let p = plan(sql);
+        assert!(p.contains("USING PRIMARY KEY"), "{sql}: {p}");
+        assert!(
+            !p.contains("SCAN") && !p.contains("TEMP B-TREE"),
+            "{sql}: {p}"
+        );
+    }
+}

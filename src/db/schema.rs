@@ -40,8 +40,9 @@ use super::{DbError, Result};
 /// The schema version written in `user_version`.
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// SQLite page cache per connection, in KiB (negative `cache_size`).
-const CACHE_KIB: i64 = 4096;
+/// SQLite page cache per connection, in KiB (negative `cache_size`); with
+/// `max_open_per_thread` connections per thread this bounds the memory.
+const CACHE_KIB: i64 = 2048;
 
 /// Which kind of database a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

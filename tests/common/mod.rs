@@ -207,6 +207,26 @@ impl Node {
         self.token_for("test:tester", "testing")
     }
 
+    /// Create a container (`/v1/AUTH_x/c`). 501 is accepted too: before
+    /// containers exist in paco, objects may be written to any container.
+    pub fn container(&self, tok: &str, path: &str) {
+        let r = self.req("PUT", path, &[("X-Auth-Token", tok)], b"");
+        assert!(
+            matches!(r.status, 201 | 202 | 501),
+            "PUT container {path}: {r:?}"
+        );
+    }
+
+    /// Token for test:tester, with the containers the tests use
+    /// (c, c1, cont, photos) created in AUTH_test.
+    pub fn setup(&self) -> String {
+        let tok = self.token();
+        for c in ["c", "c1", "cont", "photos"] {
+            self.container(&tok, &format!("/v1/AUTH_test/{c}"));
+        }
+        tok
+    }
+
     pub fn signal(&self, sig: i32) {
         let rc = unsafe { libc::kill(self.pid(), sig) };
         assert_eq!(rc, 0, "kill({}, {sig}) failed", self.pid());

@@ -174,7 +174,9 @@ async fn put_rate(
         tasks.push(monoio::spawn(async move {
             let mut i = w;
             while i < n {
-                let u = put(&format!("new/{:09}", first + i), 20, 1);
+                // Spread over the key space, not appended at the end.
+                let k = first + i;
+                let u = put(&format!("dir{:02}/new/{k:09}", k % 100), 20, 1);
                 pool.update_object("a", &container, u)
                     .await
                     .expect("update");
