@@ -11,7 +11,7 @@ cargo fmt --all -- --check
 echo "== cargo test (unit + integration)"
 cargo test --all-targets -- --test-threads=2
 
-if [ -x scripts/conformance.sh ]; then
-  echo "== Swift conformance"
-  scripts/conformance.sh
-fi
+echo "== Swift conformance (functional suite + python-swiftclient)"
+# The debug binary cargo test just built is fast enough for Swift's
+# functional tests and saves a second (release) build.
+PACO_BIN="${PACO_BIN:-$(pwd)/${CARGO_TARGET_DIR:-target}/debug/paco}" scripts/conformance.sh
