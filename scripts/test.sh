@@ -14,4 +14,6 @@ cargo test --all-targets -- --test-threads=2
 echo "== Swift conformance (functional suite + python-swiftclient)"
 # The debug binary cargo test just built is fast enough for Swift's
 # functional tests and saves a second (release) build.
-PACO_BIN="${PACO_BIN:-$(pwd)/${CARGO_TARGET_DIR:-target}/debug/paco}" scripts/conformance.sh
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$(pwd)/$target_dir" ;; esac
+PACO_BIN="${PACO_BIN:-$target_dir/debug/paco}" scripts/conformance.sh
