@@ -2,6 +2,7 @@
 //! container and object services in one process, one io_uring runtime per
 //! core. See `docs/` and the README.
 
+pub mod admin;
 pub mod bench;
 pub mod client;
 pub mod common;

@@ -30,6 +30,9 @@ enum Command {
     /// Load-test a Swift endpoint (paco or OpenStack Swift) and report
     /// latency percentiles, throughput and errors.
     Bench(paco::bench::options::BenchArgs),
+    /// Operator tools that work on a stopped node's data.
+    #[command(subcommand)]
+    Admin(paco::admin::AdminCommand),
 }
 
 #[derive(clap::Args)]
@@ -67,6 +70,13 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("paco: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Admin(cmd) => match paco::admin::run(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("paco admin: {e}");
                 ExitCode::FAILURE
             }
         },

@@ -64,6 +64,7 @@ struct Plan {
     etags: Vec<((u64, u64), String)>,
     verify: bool,
     timeout: Duration,
+    list_limit: usize,
 }
 
 impl Plan {
@@ -115,9 +116,13 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     let (token, storage_url) = block_on(authenticate(&auth, &args.user, &args.key, timeout))?;
     let storage = parse_url(&storage_url)?;
     let run_id: u32 = rand::random();
-    let containers: Vec<String> = (0..args.containers)
-        .map(|i| format!("{}-{run_id:08x}-{i}", args.container_prefix))
-        .collect();
+    let containers: Vec<String> = if args.container.is_empty() {
+        (0..args.containers)
+            .map(|i| format!("{}-{run_id:08x}-{i}", args.container_prefix))
+            .collect()
+    } else {
+        args.container.clone()
+    };
     let pattern = pattern();
     let mut etags = Vec::new();
     for &(size, _) in &sizes {
@@ -138,6 +143,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         etags,
         verify: !args.no_verify,
         timeout,
+        list_limit: args.list_limit.max(1),
     });
 
     eprintln!(
@@ -189,6 +195,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         "concurrency": args.concurrency, "threads": threads, "duration_s": args.duration,
         "ops": args.ops, "warmup_s": args.warmup, "containers": args.containers,
         "objects": args.objects, "verify": !args.no_verify,
+        "list_limit": args.list_limit, "prefill": !args.no_prefill,
     });
     if args.json {
         println!("{}", report::to_json(&stats, elapsed, config));
@@ -486,7 +493,10 @@ async fn measure_task(
             }
             Op::List => {
                 let c = &plan.containers[(i % plan.containers.len() as u64) as usize];
-                let p = format!("{}/{c}?format=json&limit=100", plan.storage.path);
+                let p = format!(
+                    "{}/{c}?format=json&limit={}&marker=o{:010}",
+                    plan.storage.path, plan.list_limit, i
+                );
                 simple(&mut conn, plan, "GET", &p)
                     .await
                     .map(|(s, n)| (s, true, n))

@@ -51,6 +51,17 @@ pub struct BenchArgs {
     /// Container name prefix (a random suffix keeps runs apart).
     #[arg(long, default_value = "bench")]
     pub container_prefix: String,
+    /// Use these existing containers (comma-separated) instead of new ones.
+    #[arg(long = "container", value_delimiter = ',')]
+    pub container: Vec<String>,
+    /// Do not write the objects before measuring (they exist already, or
+    /// only put/list are measured).
+    #[arg(long)]
+    pub no_prefill: bool,
+    /// Rows per listing request; each listing starts at a random object name
+    /// (`o<index>`), so with a pre-filled container any page is measured.
+    #[arg(long, default_value_t = 100)]
+    pub list_limit: usize,
     /// Load-generator threads (one runtime each); 0 = one per core.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
