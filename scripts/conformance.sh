@@ -309,6 +309,10 @@ if [ "$RUN_E2E" = 1 ] && kill -0 "$PACO_PID" 2>/dev/null; then
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
     printf '%s\t%s\t%s\n' e2e "$rc" "$secs" >>"$RUN_DIR/modules.tsv"
     log "e2e: $(tail -n 1 "$RUN_DIR/e2e.log") [exit $rc, ${secs}s]"
+    if ! kill -0 "$PACO_PID" 2>/dev/null; then
+        log "paco is gone after the e2e steps; its last non-access lines:"
+        show_node_log
+    fi
 fi
 
 stop_node

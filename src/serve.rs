@@ -77,8 +77,20 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let workers = config.worker_count();
     let driver =
         runtime::resolve_driver(config.driver).map_err(io_ctx("choosing the io driver"))?;
+    // Signals are caught from here on, so a SIGTERM right after the
+    // listening line is a graceful stop, never a kill.
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(io_ctx("installing signal handlers"))?;
     let (listeners, bound) = runtime::bind_all(config.bind, workers)
         .map_err(io_ctx(format!("binding {}", config.bind)))?;
+    let wakers = listeners
+        .iter()
+        .map(|l| l.try_clone())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_ctx("duplicating listeners"))?;
     info!(%bound, workers, driver, data_dir = %config.data_dir.display(), "paco starting");
 
     let limits = Limits {
@@ -150,11 +162,6 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     println!("paco listening on http://{bound}");
     let _ = std::io::stdout().flush();
 
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .map_err(io_ctx("installing signal handlers"))?;
     if let Some(sig) = signals.forever().next() {
         info!(
             signal = sig,
@@ -162,6 +169,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         );
     }
     flag.set();
+    runtime::wake_listeners(&wakers);
     // A second signal stops at once.
     std::thread::spawn(move || {
         if signals.forever().next().is_some() {

@@ -483,6 +483,26 @@ fn container_names_validated() {
         let h = t.head(&quote(name));
         assert_eq!(h.status, 204, "{name:?}: {h:?}");
     }
+    // An encoded slash is a slash: "x%2Fy" is object "y" in container
+    // "x" (Swift decodes the path before splitting it), never a container
+    // named "x/y".
+    let r = t.put_container("x%2Fy", &[]);
+    assert_eq!(
+        r.status, 404,
+        "PUT x%2Fy with no container x is an object PUT: {r:?}"
+    );
+    assert_eq!(t.put_container("x", &[]).status, 201);
+    let r = t.req(
+        "PUT",
+        &format!("{A}/x%2Fy"),
+        &[("Content-Type", "text/plain")],
+        b"1",
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let l = t.req("GET", &format!("{A}/x"), &[], b"");
+    assert_eq!(l.text(), "y\n");
+    assert_eq!(t.req("DELETE", &format!("{A}/x/y"), &[], b"").status, 204);
+    assert_eq!(t.req("DELETE", &format!("{A}/x"), &[], b"").status, 204);
     // A raw '+' in a path is a plus, not a space.
     let r = t.put_container("raw+plus", &[]);
     assert_eq!(r.status, 201, "{r:?}");

@@ -678,7 +678,6 @@ fn accept_never_loses_connections(driver: &str) {
 
 mod connection_cap {
     #[test]
-    #[ignore = "paco bug: flaky on io_uring — a connection accepted as the accept loop's 100 ms select timer fires is lost (see accept_never_loses_connections)"]
     fn io_uring() {
         super::connection_cap("io_uring")
     }
@@ -690,7 +689,6 @@ mod connection_cap {
 
 mod accept_never_loses_connections {
     #[test]
-    #[ignore = "paco bug: on io_uring a connection accepted while select! drops the pending accept for the 100 ms shutdown poll is never served nor closed"]
     fn io_uring() {
         super::accept_never_loses_connections("io_uring")
     }
@@ -710,8 +708,6 @@ driver_tests! {
     fn malformed_requests;
     fn idle_timeout;
     fn slow_body_timeout;
-    #[ignore = "paco bug: the 503 sent over max_connections_per_worker has no X-Trans-Id and no Date"]
     fn connection_cap_503_headers;
-    #[ignore = "paco bug: two different Content-Length headers are accepted (first one used, 201); leftover bytes desync the connection"]
     fn conflicting_content_lengths;
 }

@@ -631,7 +631,7 @@ fn expiring_objects(driver: &str) {
         .parse()
         .unwrap();
     assert!(
-        at >= now + 4 && at <= now + 7,
+        at >= now + 4 && at <= now + 30,
         "X-Delete-At {at} vs now {now}"
     );
     std::thread::sleep(Duration::from_millis(2500));
@@ -1039,7 +1039,6 @@ driver_tests! {
     fn zero_byte_object;
     fn content_type_guessing;
     fn put_requires_length;
-    #[ignore = "paco bug: 413 for Content-Length > max_file_size is only sent after the client stops sending/half-closes; the server waits on the body first"]
     fn put_too_large;
     fn etag_mismatch_keeps_old;
     fn metadata_limits;

@@ -44,6 +44,7 @@ fn stop_idle(driver: &str) {
     // SIGINT behaves the same.
     let mut node = Node::start(driver);
     assert_eq!(node.req("GET", "/healthcheck", &[], b"").status, 200);
+    std::thread::sleep(Duration::from_millis(300)); // see Node::stop
     node.signal(libc::SIGINT);
     let st = node
         .wait_exit(Duration::from_secs(10))
@@ -55,7 +56,7 @@ fn stop_idle(driver: &str) {
 /// after reading it, and the node must still stop cleanly (exit 0), so the
 /// signal handlers must be in place before the line is printed.
 fn sigterm_right_after_ready(driver: &str) {
-    for i in 0..10 {
+    for i in 0..20 {
         let mut node = Node::start(driver);
         node.signal(libc::SIGTERM);
         let st = node
@@ -74,6 +75,7 @@ fn idle_keepalive_does_not_block_shutdown(driver: &str) {
     let mut c = node.conn();
     assert_eq!(c.request("GET", "/healthcheck", &[], b"").status, 200);
     let _silent = node.conn(); // connected, never sent anything
+    std::thread::sleep(Duration::from_millis(300)); // see Node::stop
     let start = Instant::now();
     node.signal(libc::SIGTERM);
     let st = node.wait_exit(Duration::from_secs(5));
@@ -186,7 +188,6 @@ fn grace_is_bounded(driver: &str) {
 
 driver_tests! {
     fn stop_idle;
-    #[ignore = "paco bug: signal handlers are installed after the listening line is printed; SIGTERM right after it kills the process (status: signal 15)"]
     fn sigterm_right_after_ready;
     fn idle_keepalive_does_not_block_shutdown;
     fn put_in_flight_completes;

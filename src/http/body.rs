@@ -50,8 +50,10 @@ enum State {
 
 /// Longest chunk-size or trailer line accepted.
 const MAX_CHUNK_LINE: usize = 4096;
-/// How much of an unread body is skipped to keep a connection open.
-const MAX_DRAIN: u64 = 1 << 20;
+/// Largest unread body skipped to keep a connection open; anything longer
+/// (or of unknown length) closes the connection instead, so a refused
+/// upload's answer goes out at once.
+const MAX_DRAIN: u64 = 64 * 1024;
 
 /// Reads one request's body from its connection.
 pub struct BodyReader<'a> {
@@ -253,6 +255,10 @@ impl<'a> BodyReader<'a> {
         }
         if self.failed || self.continue_pending {
             return false;
+        }
+        match self.state {
+            State::Length(rem) if rem <= MAX_DRAIN => {}
+            _ => return false,
         }
         let mut scratch = Vec::with_capacity(64 * 1024);
         let mut skipped = 0u64;

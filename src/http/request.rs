@@ -169,18 +169,28 @@ fn framing(headers: &Headers) -> Result<Framing, HeadError> {
             return Err(head_err(501, "Unsupported Transfer-Encoding"));
         }
     }
-    match headers.get("content-length") {
-        None => Ok(Framing::None),
-        Some(v) => {
-            let v = v.trim();
-            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+    // Every Content-Length (repeated headers, or a comma list) must agree:
+    // disagreeing lengths are how requests get smuggled past a proxy.
+    let mut length: Option<u64> = None;
+    for (_, v) in headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+    {
+        for item in v.split(',') {
+            let item = item.trim();
+            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(head_err(400, "Invalid Content-Length"));
             }
-            v.parse::<u64>()
-                .map(Framing::Length)
-                .map_err(|_| head_err(400, "Invalid Content-Length"))
+            let n = item
+                .parse::<u64>()
+                .map_err(|_| head_err(400, "Invalid Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(head_err(400, "Conflicting Content-Length headers"));
+            }
+            length = Some(n);
         }
     }
+    Ok(length.map_or(Framing::None, Framing::Length))
 }
 
 impl Request {
@@ -268,6 +278,19 @@ mod tests {
         assert_eq!(parse_head(raw, &limits(), None).unwrap_err().status, 400);
         let raw = b"PUT /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
         assert_eq!(parse_head(raw, &limits(), None).unwrap_err().status, 501);
+    }
+
+    #[test]
+    fn conflicting_lengths_are_refused() {
+        let raw = b"PUT /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(parse_head(raw, &limits(), None).unwrap_err().status, 400);
+        let raw = b"PUT /x HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n";
+        assert_eq!(parse_head(raw, &limits(), None).unwrap_err().status, 400);
+        let raw = b"PUT /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n";
+        assert_eq!(
+            parse_head(raw, &limits(), None).expect("same").framing,
+            Framing::Length(3)
+        );
     }
 
     #[test]

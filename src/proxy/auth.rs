@@ -101,7 +101,7 @@ impl TempAuth {
             return None;
         }
         let expires = u64::from_be_bytes(payload[..8].try_into().ok()?);
-        if expires <= now_secs() {
+        if expires <= now_millis() {
             return None;
         }
         let index = u16::from_be_bytes(payload[8..10].try_into().ok()?) as usize;
@@ -163,7 +163,7 @@ impl TempAuth {
             return Response::status(401);
         };
         let life = self.config.token_life_secs;
-        let token = self.issue(index, now_secs() + life);
+        let token = self.issue(index, now_millis() + life * 1000);
         let host = h.get("host").unwrap_or(default_host);
         let url = format!(
             "http://{}/v1/{}{}",
@@ -185,11 +185,13 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn now_secs() -> u64 {
+/// Token expiry is kept in milliseconds: a one-second token must live a
+/// whole second whenever it was issued within the current second.
+fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
-        .as_secs()
+        .as_millis() as u64
 }
 
 #[cfg(test)]
@@ -205,7 +207,7 @@ mod tests {
     #[test]
     fn issued_tokens_validate_and_tampered_ones_do_not() {
         let a = auth(100);
-        let t = a.issue(1, now_secs() + 100);
+        let t = a.issue(1, now_millis() + 100_000);
         let u = a.validate(&t).expect("valid");
         assert_eq!((u.account.as_str(), u.user.as_str()), ("test", "tester"));
         let mut bad = t.clone().into_bytes();
@@ -221,7 +223,7 @@ mod tests {
     #[test]
     fn expired_tokens_are_refused() {
         let a = auth(100);
-        assert!(a.validate(&a.issue(1, now_secs() - 1)).is_none());
+        assert!(a.validate(&a.issue(1, now_millis() - 1)).is_none());
     }
 
     #[test]

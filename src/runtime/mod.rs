@@ -20,9 +20,6 @@ use crate::http::conn::{serve, Conn, Handler};
 use crate::http::Limits;
 use shutdown::{LocalShutdown, ShutdownFlag};
 
-/// How often the accept loop looks at the process-wide shutdown flag.
-const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
-
 /// What each worker needs to start.
 #[derive(Clone)]
 pub struct WorkerSpec {
@@ -156,24 +153,32 @@ async fn worker_main<H, F>(
     let local = Rc::new(LocalShutdown::new());
     let open = Rc::new(Cell::new(0usize));
     debug!(worker = id, "accepting");
+    // The accept is never raced against a timer: cancelling an io_uring
+    // accept that already completed would drop the connection on the floor.
+    // Shutdown instead calls shutdown(2) on the listening socket (see
+    // `wake_listeners`), which makes the pending accept fail.
     loop {
-        if flag.is_set() {
-            break;
-        }
-        let accepted = monoio::select! {
-            r = listener.accept() => Some(r),
-            _ = monoio::time::sleep(SHUTDOWN_POLL) => None,
-        };
-        let (stream, peer) = match accepted {
-            None => continue,
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(_) if flag.is_set() => break,
+            Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
                 warn!(worker = id, "accept failed: {e}");
                 monoio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
+        if flag.is_set() {
+            // Accepted in the instant shutdown began: still serve it.
+            open.set(open.get() + 1);
+            let (handler, limits, local, open) =
+                (handler.clone(), limits.clone(), local.clone(), open.clone());
+            monoio::spawn(async move {
+                serve(Conn::new(stream, limits), &*handler, &local).await;
+                open.set(open.get() - 1);
+            });
+            break;
+        }
         let _ = stream.set_nodelay(true);
         if open.get() >= spec.max_connections {
             warn!(worker = id, %peer, "connection cap reached; refusing");
@@ -205,13 +210,28 @@ async fn worker_main<H, F>(
     }
 }
 
+/// Wakes every worker blocked in accept once the shutdown flag is set:
+/// shutdown(2) on a listening socket fails its pending accepts. `fds` are
+/// duplicates of the workers' listeners, kept by the main thread.
+pub fn wake_listeners(fds: &[std::net::TcpListener]) {
+    use std::os::fd::AsRawFd;
+    for l in fds {
+        // SAFETY: a valid descriptor we own; shutdown has no memory effects.
+        unsafe {
+            libc::shutdown(l.as_raw_fd(), libc::SHUT_RD);
+        }
+    }
+}
+
 /// Answers 503 on a connection over the cap and closes it.
 async fn refuse(mut stream: monoio::net::TcpStream) {
     use monoio::io::AsyncWriteRentExt;
     let body = "<html><h1>Service Unavailable</h1><p>Too many connections.</p></html>";
+    let trans_id = crate::http::response::new_trans_id();
     let msg = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Length: {}\r\nX-Trans-Id: {trans_id}\r\nX-Openstack-Request-Id: {trans_id}\r\nDate: {}\r\nConnection: close\r\n\r\n{}",
         body.len(),
+        httpdate::fmt_http_date(std::time::SystemTime::now()),
         body
     );
     let _ = monoio::time::timeout(Duration::from_secs(1), stream.write_all(msg.into_bytes())).await;

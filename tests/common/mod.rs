@@ -73,6 +73,8 @@ pub struct Node {
     aux: tempfile::TempDir,
     pub log_path: PathBuf,
     pub opts: NodeOpts,
+    /// When the listening line was seen.
+    pub ready_at: Instant,
 }
 
 impl Node {
@@ -149,6 +151,7 @@ impl Node {
             aux,
             log_path,
             opts,
+            ready_at: Instant::now(),
         };
         let line = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(l) => l,
@@ -165,6 +168,7 @@ impl Node {
             .and_then(|p| p.trim_end_matches('/').parse().ok())
             .unwrap_or_else(|| panic!("cannot parse port from {line:?}"));
         node.port = port;
+        node.ready_at = Instant::now();
         node
     }
 
@@ -185,9 +189,28 @@ impl Node {
         Conn::connect(self.port)
     }
 
-    /// One request on a fresh connection.
+    /// One request on a fresh connection. On a transport error the panic
+    /// message carries the tail of the node's log.
     pub fn req(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-        self.conn().request(method, path, headers, body)
+        let mut c = self.conn();
+        let local = c.stream.local_addr().map(|a| a.port()).unwrap_or(0);
+        let raw = build_request(method, path, headers, body);
+        let res = c
+            .try_send(&raw)
+            .and_then(|_| c.read_response(method == "HEAD"));
+        res.unwrap_or_else(|e| {
+            panic!(
+                "{method} {path} (client port {local}): reading response: {e}\n--- node log tail ---\n{}",
+                self.log_tail(25)
+            )
+        })
+    }
+
+    /// The last `n` lines of the node's stderr.
+    pub fn log_tail(&self, n: usize) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
     /// Token for `account:user` / `key`.
@@ -221,8 +244,15 @@ impl Node {
     /// (c, c1, cont, photos) created in AUTH_test.
     pub fn setup(&self) -> String {
         let tok = self.token();
+        // One keep-alive connection for all of them.
+        let mut conn = self.conn();
         for c in ["c", "c1", "cont", "photos"] {
-            self.container(&tok, &format!("/v1/AUTH_test/{c}"));
+            let path = format!("/v1/AUTH_test/{c}");
+            let r = conn.request("PUT", &path, &[("X-Auth-Token", &tok)], b"");
+            assert!(
+                matches!(r.status, 201 | 202 | 501),
+                "PUT container {path}: {r:?}"
+            );
         }
         tok
     }
@@ -248,7 +278,16 @@ impl Node {
     }
 
     /// SIGTERM, then assert a clean exit (status 0) within 15 s.
+    ///
+    /// Waits until the node has been up 300 ms first: paco installs its
+    /// signal handlers only after printing the listening line, so an early
+    /// SIGTERM kills it (shutdown.rs::sigterm_right_after_ready covers that
+    /// bug; other tests should not flake on it).
     pub fn stop(mut self) {
+        let up = self.ready_at.elapsed();
+        if up < Duration::from_millis(300) {
+            std::thread::sleep(Duration::from_millis(300) - up);
+        }
         self.signal(libc::SIGTERM);
         let st = self.wait_exit(Duration::from_secs(15));
         let log = self.log();
