@@ -304,7 +304,6 @@ fn civil(z: i64) -> (i64, u32, u32) {
 }
 
 #[test]
-#[ignore = "paco bug: account listing rows lack storage_policy (JSON) / <storage_policy> (XML), added in Swift 2.35.0"]
 fn account_listing_rows_carry_storage_policy() {
     // Swift 2.38 account_listing_response adds "storage_policy" to each
     // container row (JSON) and <storage_policy> (XML).

@@ -865,3 +865,87 @@ fn databases_on_disk_in_swift_layout() {
     assert!(odb.exists(), "{} missing", odb.display());
     assert_sqlite(&odb);
 }
+
+/// Swift's Timestamp.isoformat of a `normal` timestamp string.
+fn iso(ts: &str) -> String {
+    let (secs, frac) = ts.split_once('.').unwrap();
+    let secs: i64 = secs.parse().unwrap();
+    let us: i64 = format!("{frac:0<6}")[..6].parse().unwrap();
+    let days = secs.div_euclid(86400);
+    let sod = secs.rem_euclid(86400);
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{us:06}",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+#[test]
+fn listing_rows_follow_client_timestamps() {
+    // Timestamps decide: an older PUT or DELETE (client X-Timestamp, as
+    // container sync sends) never replaces a newer row or tombstone.
+    let t = T::new();
+    assert_eq!(t.put_container("c", &[]).status, 201);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let ts = |back: f64| format!("{:016.5}", now - back);
+    let (t1, t2, t25, t3) = (ts(100.0), ts(50.0), ts(30.0), ts(10.0));
+    let o = format!("{A}/c/o");
+    let rows = || {
+        let r = t.req("GET", &format!("{A}/c?format=json"), &[], b"");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        v.as_array().unwrap().clone()
+    };
+    let put = |body: &[u8], ts: &str| {
+        t.req(
+            "PUT",
+            &o,
+            &[("Content-Type", "text/plain"), ("X-Timestamp", ts)],
+            body,
+        )
+    };
+
+    let r = put(b"new", &t2);
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = put(b"older", &t1);
+    assert_eq!(r.status, 409, "older PUT: {r:?}");
+    let v = rows();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["hash"], md5_hex(b"new"), "{v:?}");
+    assert_eq!(v[0]["bytes"], 3);
+    assert_eq!(v[0]["last_modified"], iso(&t2).as_str(), "{v:?}");
+
+    let r = t.req("DELETE", &o, &[("X-Timestamp", &t1)], b"");
+    assert_eq!(r.status, 409, "older DELETE: {r:?}");
+    assert_eq!(rows().len(), 1, "an older DELETE removed the row");
+
+    let r = t.req("DELETE", &o, &[("X-Timestamp", &t3)], b"");
+    assert_eq!(r.status, 204, "{r:?}");
+    assert!(rows().is_empty());
+    let r = put(b"between", &t25);
+    assert_eq!(r.status, 409, "PUT older than the tombstone: {r:?}");
+    assert!(
+        rows().is_empty(),
+        "a PUT older than the tombstone resurrected the row"
+    );
+    assert_eq!(num(&t.head("c"), "x-container-object-count"), 0);
+
+    let r = t.req("PUT", &o, &[("Content-Type", "text/plain")], b"latest");
+    assert_eq!(r.status, 201, "{r:?}");
+    let v = rows();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["hash"], md5_hex(b"latest"));
+    assert_eq!(num(&t.head("c"), "x-container-bytes-used"), 6);
+}

@@ -1086,7 +1086,6 @@ fn container_legacy_path_rows_match_swift() {
 }
 
 #[test]
-#[ignore = "paco bug: multi-character delimiter answers 412 Bad delimiter (pre-2.22 Swift); Swift 2.38 lists with it, see test/functional/tests.py testListMultiCharDelimiter with delimiter '-&'"]
 fn container_multichar_delimiter_rows_match_swift() {
     // Swift >= 2.22 ("Multi-character strings may now be used as
     // delimiters in account and container listings", CHANGELOG) no longer
@@ -1195,7 +1194,6 @@ fn account_rows_match_swift() {
 }
 
 #[test]
-#[ignore = "paco bug: multi-character delimiter answers 412 Bad delimiter (pre-2.22 Swift); Swift 2.38 lists with it, see test/functional/tests.py testListMultiCharDelimiter with delimiter '-&'"]
 fn account_multichar_delimiter_rows_match_swift() {
     let (t, put_ts) = account_fixture();
     for (q, want) in AQ_MULTI {

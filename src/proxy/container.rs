@@ -73,7 +73,7 @@ async fn put(
         Some(p) if p.trim().eq_ignore_ascii_case(POLICY_NAME) => ContainerPolicy::Explicit(0),
         Some(p) => return Response::text(400, &format!("Invalid X-Storage-Policy {:?}", p.trim())),
     };
-    let updates = match meta::container_updates(c, &r.req.headers) {
+    let updates = match meta::container_updates(c, &r.req.headers, r.owner) {
         Ok(u) => u,
         Err(resp) => return resp,
     };
@@ -186,7 +186,7 @@ async fn post(
     c: &crate::common::constraints::Constraints,
     r: &ContainerRequest<'_>,
 ) -> Response {
-    let updates = match meta::container_updates(c, &r.req.headers) {
+    let updates = match meta::container_updates(c, &r.req.headers, r.owner) {
         Ok(u) => u,
         Err(resp) => return resp,
     };

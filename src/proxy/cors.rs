@@ -122,7 +122,7 @@ pub fn decorate(resp: &mut Response, origin: &str, cors: &CorsInfo) {
                 .split(' ')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(str::to_string),
+                .map(|s| s.to_ascii_lowercase()),
         );
     }
     let allow_origin = if cors.allows_any() { "*" } else { origin };
@@ -130,6 +130,15 @@ pub fn decorate(resp: &mut Response, origin: &str, cors: &CorsInfo) {
         .set("Access-Control-Allow-Origin", allow_origin);
     resp.headers
         .set("Access-Control-Expose-Headers", expose.join(", "));
+    if !cors.allows_any() {
+        // The answer depends on the request's Origin: caches must know.
+        let vary = match resp.headers.get("vary") {
+            Some(v) if !v.to_ascii_lowercase().contains("origin") => format!("{v}, Origin"),
+            Some(v) => v.to_string(),
+            None => "Origin".to_string(),
+        };
+        resp.headers.set("Vary", vary);
+    }
 }
 
 #[cfg(test)]

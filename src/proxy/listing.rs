@@ -2,6 +2,8 @@
 //! does: plain text, JSON or XML, chosen by `format=` or `Accept`.
 
 use crate::common::timestamp::Timestamp;
+
+use super::container::POLICY_NAME;
 use crate::http::{Request, Response};
 
 /// One listing row.
@@ -195,6 +197,7 @@ pub fn render(format: Format, root: &str, root_name: &str, rows: &[Row]) -> Vec<
                     } => serde_json::json!({
                         "name": name, "count": count, "bytes": bytes,
                         "last_modified": isoformat(*last_modified),
+                        "storage_policy": POLICY_NAME,
                     }),
                     Row::Subdir(name) => serde_json::json!({ "subdir": name }),
                 })
@@ -227,7 +230,7 @@ pub fn render(format: Format, root: &str, root_name: &str, rows: &[Row]) -> Vec<
                         bytes,
                         last_modified,
                     } => out.push_str(&format!(
-                        "<container><name>{}</name><count>{count}</count><bytes>{bytes}</bytes><last_modified>{}</last_modified></container>",
+                        "<container><name>{}</name><count>{count}</count><bytes>{bytes}</bytes><last_modified>{}</last_modified><storage_policy>{POLICY_NAME}</storage_policy></container>",
                         xml_escape(name),
                         isoformat(*last_modified)
                     )),

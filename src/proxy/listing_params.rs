@@ -4,7 +4,7 @@ use crate::db::ListParams;
 use crate::http::{Request, Response};
 
 /// Listing parameters from `req`; `max_limit` is the constraint's listing
-/// limit. Errors are Swift's: 412 over the limit or for a bad delimiter, 400
+/// limit. Errors are Swift's: 412 over the limit, 400
 /// for parameters that are not UTF-8.
 pub fn from_request(req: &Request, max_limit: usize) -> Result<ListParams, Response> {
     let get = |name: &str| {
@@ -31,14 +31,8 @@ pub fn from_request(req: &Request, max_limit: usize) -> Result<ListParams, Respo
     p.marker = get("marker")?.filter(|s| !s.is_empty());
     p.end_marker = get("end_marker")?.filter(|s| !s.is_empty());
     p.path = get("path")?;
-    if let Some(d) = get("delimiter")?.filter(|s| !s.is_empty()) {
-        let mut chars = d.chars();
-        let c = chars.next().unwrap_or('/');
-        if chars.next().is_some() || (c as u32) > 254 {
-            return Err(Response::text(412, "Bad delimiter"));
-        }
-        p.delimiter = Some(d);
-    }
+    // Swift 2.22 and later accept multi-character delimiters.
+    p.delimiter = get("delimiter")?.filter(|s| !s.is_empty());
     p.reverse = get("reverse")?.is_some_and(|v| {
         matches!(
             v.to_ascii_lowercase().as_str(),

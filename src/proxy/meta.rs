@@ -24,10 +24,12 @@ pub const OWNER_ONLY: &[&str] = &[
 ];
 
 /// The metadata updates a container PUT or POST carries: (header, value)
-/// pairs where an empty value removes the key.
+/// pairs where an empty value removes the key. Owner-only headers (ACLs,
+/// TempURL keys) from anyone but the owner are dropped, as Swift does.
 pub fn container_updates(
     c: &Constraints,
     headers: &Headers,
+    owner: bool,
 ) -> Result<Vec<(String, String)>, Response> {
     check_metadata(c, headers, MetaTarget::Container).map_err(|m| Response::text(400, &m))?;
     let mut out = Vec::new();
@@ -51,6 +53,9 @@ pub fn container_updates(
                 out.push((sys.to_string(), String::new()));
             }
         }
+    }
+    if !owner {
+        out.retain(|(k, _)| !OWNER_ONLY.iter().any(|o| o.eq_ignore_ascii_case(k)));
     }
     Ok(out)
 }
@@ -119,6 +124,7 @@ mod tests {
                 ("X-Remove-Container-Write", "1"),
                 ("Content-Type", "text/plain"),
             ]),
+            true,
         )
         .expect("valid");
         assert_eq!(
@@ -134,18 +140,30 @@ mod tests {
             ]
         );
         assert_eq!(
-            container_updates(&c, &h(&[("X-Container-Write", ".r:*")]))
+            container_updates(&c, &h(&[("X-Container-Write", ".r:*")]), true)
                 .unwrap_err()
                 .status,
             400
         );
         let long = "v".repeat(257);
         assert_eq!(
-            container_updates(&c, &h(&[("X-Container-Meta-A", &long)]))
+            container_updates(&c, &h(&[("X-Container-Meta-A", &long)]), true)
                 .unwrap_err()
                 .status,
             400
         );
+    }
+
+    #[test]
+    fn non_owners_cannot_set_acls() {
+        let c = Constraints::default();
+        let u = container_updates(
+            &c,
+            &h(&[("X-Container-Read", ".r:*"), ("X-Container-Meta-A", "1")]),
+            false,
+        )
+        .expect("valid");
+        assert_eq!(u, vec![("X-Container-Meta-A".to_string(), "1".to_string())]);
     }
 
     #[test]

@@ -221,9 +221,9 @@ impl App {
             return true;
         }
         if grant == Grant::ReadWrite {
-            // read-write covers objects and container contents, not the
-            // container's own settings.
-            return sp.object.is_some() || read;
+            // tempauth: read-write may create, change and delete containers
+            // and objects; only account-level writes stay with the owner.
+            return true;
         }
         if grant == Grant::ReadOnly && read {
             return true;
