@@ -316,7 +316,6 @@ fn post_metadata() {
 }
 
 #[test]
-#[ignore = "paco bug: container POST does not advance X-Put-Timestamp (Swift 2.38 container server POST calls update_put_timestamp)"]
 fn post_advances_put_timestamp() {
     // swift/container/server.py POST: "A POST request will update the
     // container's put_timestamp" (unless X-Backend-No-Timestamp-Update).
@@ -588,7 +587,6 @@ fn container_metadata_limits_on_put() {
 }
 
 #[test]
-#[ignore = "paco bug: container POST does not re-check metadata totals against stored metadata (4116 bytes total accepted with 204)"]
 fn container_metadata_limits_on_post() {
     let t = T::new();
     let p = "X-Container-Meta-";
@@ -623,7 +621,6 @@ fn container_metadata_limits_on_post() {
 }
 
 #[test]
-#[ignore = "paco bug: container POST accepts a 91st stored metadata item (Swift backend validate_metadata -> 400)"]
 fn container_metadata_count_rechecked_against_stored() {
     let t = T::new();
     let p = "X-Container-Meta-";
@@ -643,7 +640,6 @@ fn container_metadata_count_rechecked_against_stored() {
 }
 
 #[test]
-#[ignore = "paco bug: non-UTF-8 container metadata value accepted (204) and stored as Latin-1-decoded text; Swift answers 400 Metadata must be valid UTF-8"]
 fn container_metadata_must_be_utf8() {
     let t = T::new();
     assert_eq!(t.put_container("c", &[]).status, 201);

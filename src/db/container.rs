@@ -203,9 +203,16 @@ pub fn update_metadata(
     updates: &[(String, String)],
 ) -> Result<ContainerInfo> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    match info_tx(&tx)? {
-        Some(i) if !i.deleted => {}
+    let existing = match info_tx(&tx)? {
+        Some(i) if !i.deleted => i,
         _ => return Err(DbError::NotFound),
+    };
+    // Swift's container server moves the put timestamp forward on POST.
+    if ts > existing.put_timestamp {
+        tx.execute(
+            "UPDATE container_stat SET put_timestamp = ?1",
+            [ts.internal()],
+        )?;
     }
     merge_metadata(&tx, ts, updates)?;
     tx.commit()?;

@@ -36,6 +36,9 @@ pub struct Request {
     pub keep_alive: bool,
     /// The peer's address.
     pub peer: Option<SocketAddr>,
+    /// Names of headers whose values were not valid UTF-8 (kept as Latin-1
+    /// in `headers`); account and container metadata must refuse them.
+    pub non_utf8: Vec<String>,
 }
 
 /// Why a head was refused, with the status Swift's front end answers.
@@ -121,6 +124,12 @@ pub fn parse_head(
         .iter()
         .map(|h| (h.name.to_string(), header_value(h.value)))
         .collect();
+    let non_utf8 = parsed
+        .headers
+        .iter()
+        .filter(|h| std::str::from_utf8(h.value).is_err())
+        .map(|h| h.name.to_string())
+        .collect();
 
     let framing = framing(&headers)?;
     let expect_continue = headers
@@ -142,6 +151,7 @@ pub fn parse_head(
         expect_continue,
         keep_alive,
         peer,
+        non_utf8,
     })
 }
 

@@ -2,7 +2,7 @@
 //! POST (metadata), and PUT/DELETE for reseller admins; accounts are
 //! created on first use as Swift's `account_autocreate` does.
 
-use crate::common::constraints::Constraints;
+use crate::common::constraints::{Constraints, MetaTarget};
 use crate::common::timestamp::Timestamp;
 use crate::db::{AccountInfo, AccountState, CreateOutcome, DbPool, DeleteOutcome, ListItem};
 use crate::http::{Request, Response};
@@ -43,6 +43,11 @@ pub async fn autocreate(db: &DbPool, account: &str) -> Result<(), Response> {
 
 /// Answers an account request.
 pub async fn handle(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response {
+    if matches!(r.req.method.as_str(), "PUT" | "POST") {
+        if let Err(resp) = meta::check_utf8(r.req, MetaTarget::Account) {
+            return resp;
+        }
+    }
     let mut resp = match r.req.method.as_str() {
         "HEAD" | "GET" => read(db, c, r).await,
         "POST" => post(db, c, r).await,
@@ -142,6 +147,17 @@ async fn post(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response 
     };
     if let Err(resp) = autocreate(db, r.account).await {
         return resp;
+    }
+    match db.account_info(r.account).await {
+        Ok(Some(info)) => {
+            if let Err(resp) =
+                meta::check_stored_totals(c, &info.metadata, &updates, MetaTarget::Account)
+            {
+                return resp;
+            }
+        }
+        Ok(None) => return Response::status(404),
+        Err(e) => return db_error(e),
     }
     match db
         .update_account_metadata(r.account, Timestamp::now(), updates)

@@ -1,6 +1,7 @@
 //! The proxy's container controller: PUT/HEAD/GET/POST/DELETE of
 //! containers, with listings, metadata, ACL headers and storage policy.
 
+use crate::common::constraints::MetaTarget;
 use crate::common::timestamp::Timestamp;
 use crate::db::{ContainerInfo, ContainerPolicy, CreateOutcome, DbPool, DeleteOutcome, ListItem};
 use crate::http::{Body, Request, Response};
@@ -31,6 +32,11 @@ pub async fn handle(
     r: &ContainerRequest<'_>,
     info: Option<ContainerInfo>,
 ) -> Response {
+    if matches!(r.req.method.as_str(), "PUT" | "POST") {
+        if let Err(resp) = meta::check_utf8(r.req, MetaTarget::Container) {
+            return resp;
+        }
+    }
     let mut resp = match r.req.method.as_str() {
         "PUT" => put(db, constraints, r).await,
         "HEAD" | "GET" => match info {
@@ -38,7 +44,7 @@ pub async fn handle(
             None => Response::status(404),
         },
         "POST" => match info {
-            Some(_) => post(db, constraints, r).await,
+            Some(info) => post(db, constraints, r, &info).await,
             None => Response::status(404),
         },
         "DELETE" => delete(db, r).await,
@@ -185,11 +191,16 @@ async fn post(
     db: &DbPool,
     c: &crate::common::constraints::Constraints,
     r: &ContainerRequest<'_>,
+    info: &ContainerInfo,
 ) -> Response {
     let updates = match meta::container_updates(c, &r.req.headers, r.owner) {
         Ok(u) => u,
         Err(resp) => return resp,
     };
+    if let Err(resp) = meta::check_stored_totals(c, &info.metadata, &updates, MetaTarget::Container)
+    {
+        return resp;
+    }
     let ts = match request_timestamp(r) {
         Ok(t) => t,
         Err(resp) => return resp,

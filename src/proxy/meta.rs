@@ -94,6 +94,44 @@ pub fn account_updates(
     Ok(out)
 }
 
+/// Swift refuses account and container metadata that is not UTF-8.
+pub fn check_utf8(req: &crate::http::Request, target: MetaTarget) -> Result<(), Response> {
+    let prefix = target.prefix();
+    let bad = req
+        .non_utf8
+        .iter()
+        .any(|n| n.len() >= prefix.len() && n[..prefix.len()].eq_ignore_ascii_case(prefix));
+    if bad {
+        Err(Response::text(400, "Metadata must be valid UTF-8"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks the metadata a POST would leave stored (what is there merged
+/// with `updates`) against the count and size limits, as Swift's backend
+/// servers re-check them.
+pub fn check_stored_totals(
+    c: &Constraints,
+    stored: &std::collections::BTreeMap<String, String>,
+    updates: &[(String, String)],
+    target: MetaTarget,
+) -> Result<(), Response> {
+    let mut merged: std::collections::BTreeMap<String, String> = stored
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    for (k, v) in updates {
+        if v.is_empty() {
+            merged.remove(&k.to_ascii_lowercase());
+        } else {
+            merged.insert(k.to_ascii_lowercase(), v.clone());
+        }
+    }
+    let headers: Headers = merged.into_iter().collect();
+    check_metadata(c, &headers, target).map_err(|m| Response::text(400, &m))
+}
+
 /// Removes owner-only headers from a response to someone else.
 pub fn strip_owner_headers(resp: &mut Response) {
     for h in OWNER_ONLY {
