@@ -147,19 +147,26 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     });
 
     eprintln!(
-        "paco bench: creating {} containers, writing {} objects",
+        "paco bench: {} containers, {} objects{}",
         plan.containers.len(),
-        plan.objects
+        plan.objects,
+        if args.no_prefill {
+            " (not written first)"
+        } else {
+            ""
+        }
     );
     block_on(create_containers(&plan))?;
-    run_threads(
-        &plan,
-        threads,
-        args.concurrency,
-        &args.cpus,
-        Phase::Prefill,
-        None,
-    )?;
+    if !args.no_prefill {
+        run_threads(
+            &plan,
+            threads,
+            args.concurrency,
+            &args.cpus,
+            Phase::Prefill,
+            None,
+        )?;
+    }
 
     let warmup = Duration::from_secs_f64(args.warmup.max(0.0));
     let duration = Duration::from_secs_f64(args.duration.max(0.1));
