@@ -9,7 +9,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo test (unit + integration)"
-cargo test --all-targets -- --test-threads=2
+cargo test --lib --bins --tests -- --test-threads=2
+echo "== criterion benches, once each (test mode)"
+cargo test --benches
 
 echo "== Swift conformance (functional suite + python-swiftclient)"
 # The debug binary cargo test just built is fast enough for Swift's

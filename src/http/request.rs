@@ -76,9 +76,9 @@ pub fn oversized_head(buf: &[u8], limits: &Limits) -> HeadError {
                 .split(|&b| b == b'\n')
                 .any(|l| l.len() > limits.max_header_line + 1);
             if long_line {
-                head_err(431, "Header line too long")
+                head_err(400, "Header line too long")
             } else {
-                head_err(431, "Request header fields too large")
+                head_err(400, "Request header fields too large")
             }
         }
     }
@@ -97,15 +97,26 @@ pub fn parse_head(
         }
     }
     if lines.any(|l| l.len() > limits.max_header_line + 1) {
-        return Err(head_err(431, "Header line too long"));
+        return Err(head_err(400, "Header line too long"));
     }
+    // Clients (and Swift's tests) send raw UTF-8 or even invalid bytes in
+    // the path; httparse wants a token, so such bytes are percent-encoded
+    // first and judged later by the path decoder (412 for invalid UTF-8).
+    let escaped;
+    let buf = match escape_target(buf) {
+        Some(e) => {
+            escaped = e;
+            &escaped[..]
+        }
+        None => buf,
+    };
     let mut storage = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut parsed = httparse::Request::new(&mut storage);
     match parsed.parse(buf) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(head_err(400, "Incomplete request head")),
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(head_err(431, "Too many headers"));
+            return Err(head_err(400, "Too many headers"));
         }
         Err(e) => return Err(head_err(400, format!("Malformed request: {e}"))),
     }
@@ -155,6 +166,25 @@ pub fn parse_head(
     })
 }
 
+/// A copy of the head with bytes >= 0x80 in the request line
+/// percent-encoded, or `None` when the request line is plain ASCII.
+fn escape_target(buf: &[u8]) -> Option<Vec<u8>> {
+    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    if buf[..line_end].iter().all(|b| b.is_ascii()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(buf.len() + 64);
+    for &b in &buf[..line_end] {
+        if b.is_ascii() {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    out.extend_from_slice(&buf[line_end..]);
+    Some(out)
+}
+
 /// Header values are normally UTF-8 (Swift clients send UTF-8); anything
 /// else is kept byte for byte as Latin-1 characters rather than dropped.
 fn header_value(raw: &[u8]) -> String {
@@ -170,14 +200,12 @@ fn header_value(raw: &[u8]) -> String {
 }
 
 fn framing(headers: &Headers) -> Result<Framing, HeadError> {
+    // Swift accepts `chunked` and nothing else (no gzip, no lists).
     if let Some(te) = headers.get("transfer-encoding") {
-        let last = te.rsplit(',').next().unwrap_or("").trim();
-        if last.eq_ignore_ascii_case("chunked") {
+        if te.trim().eq_ignore_ascii_case("chunked") {
             return Ok(Framing::Chunked);
         }
-        if !te.trim().eq_ignore_ascii_case("identity") {
-            return Err(head_err(501, "Unsupported Transfer-Encoding"));
-        }
+        return Err(head_err(501, "Unsupported Transfer-Encoding"));
     }
     // Every Content-Length (repeated headers, or a comma list) must agree:
     // disagreeing lengths are how requests get smuggled past a proxy.
@@ -337,7 +365,7 @@ mod tests {
             parse_head(long.as_bytes(), &limits(), None)
                 .unwrap_err()
                 .status,
-            431
+            400
         );
         let mut many = String::from("GET / HTTP/1.1\r\n");
         for i in 0..200 {
@@ -348,7 +376,7 @@ mod tests {
             parse_head(many.as_bytes(), &limits(), None)
                 .unwrap_err()
                 .status,
-            431
+            400
         );
         assert_eq!(
             parse_head(b"GARBAGE\r\n\r\n", &limits(), None)
@@ -357,6 +385,18 @@ mod tests {
             400
         );
         assert_eq!(oversized_head(&[b'a'; 10000], &limits()).status, 414);
+    }
+
+    #[test]
+    fn raw_non_ascii_paths_are_escaped_for_the_path_decoder() {
+        let r = parse_head(
+            b"GET /v1/a/\xe2\x98\x83/\xff HTTP/1.1\r\nHost: x\r\n\r\n",
+            &limits(),
+            None,
+        )
+        .expect("parse");
+        assert_eq!(r.raw_path, "/v1/a/%E2%98%83/%FF");
+        assert_eq!(r.headers.get("host"), Some("x"));
     }
 
     #[test]

@@ -234,11 +234,7 @@ pub async fn write_response(
     if !resp.headers.contains("content-length") && resp.status >= 200 {
         resp.headers.set("Content-Length", body_len.to_string());
     }
-    if !resp.headers.contains("content-type")
-        && resp.status >= 200
-        && resp.status != 204
-        && resp.status != 304
-    {
+    if !resp.headers.contains("content-type") && resp.status >= 200 && resp.status != 304 {
         resp.headers.set("Content-Type", "text/html; charset=UTF-8");
     }
     let mut head = buffers::take(64 * 1024);
@@ -260,6 +256,12 @@ pub async fn write_response(
     }
     if !keep_alive {
         head.extend_from_slice(b"Connection: close\r\n");
+    } else if req.is_some_and(|r| {
+        r.headers
+            .get("connection")
+            .is_some_and(|c| c.to_ascii_lowercase().contains("keep-alive"))
+    }) {
+        head.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     head.extend_from_slice(b"\r\n");
 

@@ -172,10 +172,16 @@ impl ObjectServer {
                 let mut r = Response::empty(304);
                 r.headers.set("Etag", etag);
                 r.headers.set("Last-Modified", last_modified);
+                r.headers.set("Accept-Ranges", "bytes");
                 r.headers.set("Content-Length", "0");
                 return r;
             }
-            Precondition::Failed => return Response::status(412),
+            Precondition::Failed => {
+                return Response::status(412)
+                    .with_header("Etag", etag)
+                    .with_header("Last-Modified", last_modified)
+                    .with_header("Accept-Ranges", "bytes")
+            }
         }
         let len = obj.content_length;
         let ranges = req
@@ -199,6 +205,8 @@ impl ObjectServer {
             RangeOutcome::Unsatisfiable => {
                 let mut r = Response::status(416);
                 r.headers.set("Content-Range", format!("bytes */{len}"));
+                r.headers.set("Etag", etag);
+                r.headers.set("Accept-Ranges", "bytes");
                 r
             }
             RangeOutcome::Ranges(rs) if rs.len() == 1 => {
@@ -366,7 +374,7 @@ impl ObjectServer {
         r
     }
 
-    async fn post(&self, df: &impl DiskFile, req: &ObjRequest<'_>) -> Response {
+    async fn post(&self, df: &HashedDiskFile, req: &ObjRequest<'_>) -> Response {
         let ts = match timestamp_header(req.headers) {
             Ok(t) => t,
             Err(r) => return r,
@@ -386,10 +394,27 @@ impl ObjectServer {
                 meta.insert(crate::http::headers::title_case(k), v.to_string());
             }
         }
-        match df.write_metadata(ts, &meta).await {
-            Ok(()) => Response::status(202),
-            Err(e) => error_response(&e),
+        if let Err(e) = df.write_metadata(ts, &meta).await {
+            return error_response(&e);
         }
+        // A new Content-Type shows in the container listing (with the
+        // POST's time as the row's last-modified).
+        if let Some(ctype) = req.headers.get("content-type") {
+            let update = ContainerUpdate {
+                account: req.account.to_string(),
+                container: req.container.to_string(),
+                object: req.object.to_string(),
+                timestamp: ts.internal(),
+                size: obj.content_length,
+                content_type: ctype.to_string(),
+                etag: obj.metadata.get("ETag").cloned().unwrap_or_default(),
+                deleted: false,
+            };
+            if let Err(r) = self.update_container(df.hash(), update).await {
+                return r;
+            }
+        }
+        Response::status(202)
     }
 
     async fn delete(&self, df: &HashedDiskFile, req: &ObjRequest<'_>) -> Response {
@@ -397,13 +422,31 @@ impl ObjectServer {
             Ok(t) => t,
             Err(r) => return r,
         };
+        // The expirer's guard: delete only if X-Delete-At still matches.
+        let if_delete_at = match req.headers.get("x-if-delete-at") {
+            None => None,
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(at) => Some(at),
+                Err(_) => return Response::text(400, "Bad X-If-Delete-At header value"),
+            },
+        };
         let existed = match df.open().await {
             Ok(ObjectState::Present(o)) => {
                 if o.newest_timestamp() >= ts {
                     return conflict(o.newest_timestamp());
                 }
+                if let Some(at) = if_delete_at {
+                    let stored = o
+                        .metadata
+                        .get("X-Delete-At")
+                        .and_then(|v| v.parse::<i64>().ok());
+                    if stored != Some(at) {
+                        return Response::status(412);
+                    }
+                }
                 !is_expired(&o.metadata)
             }
+            Ok(_) if if_delete_at.is_some() => return Response::status(412),
             Ok(ObjectState::Deleted(t)) if t >= ts => return conflict(t),
             Ok(_) => false,
             Err(e) => return error_response(&e),

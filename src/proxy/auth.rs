@@ -151,16 +151,16 @@ impl TempAuth {
         let user = h.get("x-auth-user").or_else(|| h.get("x-storage-user"));
         let key = h.get("x-auth-key").or_else(|| h.get("x-storage-pass"));
         let (Some(user), Some(key)) = (user, key) else {
-            return Response::status(401);
+            return unauthorized("unknown");
         };
         let Some((account, name)) = user.split_once(':') else {
-            return Response::status(401);
+            return unauthorized("unknown");
         };
         let found = self.config.users.iter().position(|u| {
             u.account == account && u.user == name && constant_eq(u.key.as_bytes(), key.as_bytes())
         });
         let Some(index) = found else {
-            return Response::status(401);
+            return unauthorized("unknown");
         };
         let life = self.config.token_life_secs;
         let token = self.issue(index, now_millis() + life * 1000);
@@ -179,6 +179,20 @@ impl TempAuth {
         r.headers.set("X-Storage-Url", url);
         r
     }
+}
+
+/// 401 with the challenge tempauth sends: `Swift realm="<account>"`, the
+/// account percent-encoded.
+pub fn unauthorized(account: &str) -> Response {
+    // Python's `quote`: everything but letters, digits and `_.-~/`.
+    const QUOTE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'~')
+        .remove(b'/');
+    let realm = percent_encoding::utf8_percent_encode(account, QUOTE).to_string();
+    Response::status(401).with_header("Www-Authenticate", format!("Swift realm=\"{realm}\""))
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {

@@ -8,7 +8,12 @@ use crate::http::{Headers, Response};
 use super::acl::{clean_acl, parse_account_acl};
 
 /// Container headers stored verbatim besides `X-Container-Meta-*`.
-const CONTAINER_SYSTEM: &[&str] = &["X-Container-Read", "X-Container-Write"];
+const CONTAINER_SYSTEM: &[&str] = &[
+    "X-Container-Read",
+    "X-Container-Write",
+    "X-Container-Sync-Key",
+    "X-Container-Sync-To",
+];
 
 /// Headers only an account or container owner may see or set.
 pub const OWNER_ONLY: &[&str] = &[
@@ -43,8 +48,12 @@ pub fn container_updates(
                 String::new(),
             ));
         } else if let Some(sys) = CONTAINER_SYSTEM.iter().find(|s| s.eq_ignore_ascii_case(k)) {
-            let cleaned = clean_acl(sys, v).map_err(|m| Response::text(400, &m))?;
-            out.push((sys.to_string(), cleaned));
+            let value = if sys.ends_with("-Read") || sys.ends_with("-Write") {
+                clean_acl(sys, v).map_err(|m| Response::text(400, &m))?
+            } else {
+                v.to_string()
+            };
+            out.push((sys.to_string(), value));
         } else if let Some(rest) = l.strip_prefix("x-remove-") {
             if let Some(sys) = CONTAINER_SYSTEM
                 .iter()

@@ -107,7 +107,7 @@ impl App {
             Err(r) => return r,
         };
         let deny = || match who {
-            AuthResult::Anonymous => Response::status(401),
+            AuthResult::Anonymous => auth::unauthorized(&sp.account),
             AuthResult::User(_) => Response::status(403),
         };
         let Some(container) = sp.container.as_deref() else {

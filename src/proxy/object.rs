@@ -48,13 +48,14 @@ fn backend_headers(req: &Request) -> Result<Headers, Response> {
         .filter(|(n, _)| !is_internal(n))
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
-    // Swift honours a client's X-Timestamp (container sync relies on it).
-    let ts = match req.headers.get("x-timestamp") {
-        Some(v) => Timestamp::parse(v).map_err(|_| {
-            Response::text(400, "X-Timestamp should be a UNIX timestamp float value")
-        })?,
-        None => Timestamp::now(),
-    };
+    // A valid client X-Timestamp is kept (container sync and replays rely
+    // on it); one Swift could not parse is ignored, as Swift's proxy does,
+    // and the write gets the proxy's own time.
+    let ts = req
+        .headers
+        .get("x-timestamp")
+        .and_then(|v| Timestamp::parse(v).ok())
+        .unwrap_or_else(Timestamp::now);
     h.set("X-Timestamp", ts.internal());
     Ok(h)
 }

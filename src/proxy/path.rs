@@ -39,7 +39,7 @@ pub fn split(path: &str, c: &Constraints) -> Result<Option<SwiftPath>, Response>
     let container = it.next();
     let object = it.next();
     if account.is_empty() {
-        return Err(Response::status(404));
+        return Err(Response::text(412, "Bad URL"));
     }
     // `/v1/a/` addresses the account, `/v1/a/c/` the container; an object
     // name may be anything, even empty-looking segments inside it.
@@ -107,7 +107,8 @@ mod tests {
         let p = split("/v1.0/AUTH_test/c/", &c()).expect("ok").expect("api");
         assert_eq!((p.container.as_deref(), p.object), (Some("c"), None));
         assert!(split("/v2/AUTH_test", &c()).expect("ok").is_none());
-        assert!(split("/v1//c/o", &c()).is_err());
+        assert_eq!(split("/v1//c/o", &c()).unwrap_err().status, 412);
+        assert_eq!(split("/v1", &c()).unwrap_err().status, 412);
         assert!(split("/v1/a//o", &c()).is_err());
     }
 

@@ -347,8 +347,15 @@ def check(args):
     stale = []
     for tid, (status, reason, n) in exp.entries.items():
         mod = module_of(tid)
-        if mod in complete and tid not in tests and status == "pass":
+        if tid in tests or status != "pass" or mod not in ran_modules:
+            continue
+        if mod in complete:
             stale.append((tid, n))
+        else:
+            # the module was meant to run but did not finish (or never
+            # started: node gone, time budget used up)
+            failures.append((tid, "expected pass, got NO RESULT: module %s did not "
+                             "finish (exit %s)" % (mod, results["modules"][mod]["exit"])))
 
     print()
     if promote:
@@ -404,7 +411,7 @@ def check(args):
     n_failed = len(bad_ids) + len(stale) + bad
     n_passed = sum(1 for tid, t in tests.items()
                    if t["outcome"] == "passed" and tid not in bad_ids)
-    n_skipped = len(tests) - len(bad_ids) - n_passed
+    n_skipped = len(tests) - len(bad_ids & set(tests)) - n_passed
     print("conformance: %d passed, %d failed, %d skipped" % (n_passed, n_failed, n_skipped))
     return 0 if unexpected == 0 else 1
 
