@@ -74,7 +74,12 @@ async fn put(
     c: &crate::common::constraints::Constraints,
     r: &ContainerRequest<'_>,
 ) -> Response {
-    let policy = match r.req.headers.get("x-storage-policy") {
+    let policy = match r
+        .req
+        .headers
+        .get("x-storage-policy")
+        .filter(|p| !p.trim().is_empty())
+    {
         None => ContainerPolicy::Default(0),
         Some(p) if p.trim().eq_ignore_ascii_case(POLICY_NAME) => ContainerPolicy::Explicit(0),
         Some(p) => return Response::text(400, &format!("Invalid X-Storage-Policy {:?}", p.trim())),

@@ -39,7 +39,6 @@ Standard library only.
 
 import argparse
 import collections
-import datetime
 import json
 import os
 import re
