@@ -39,7 +39,12 @@ pub fn split(path: &str, c: &Constraints) -> Result<Option<SwiftPath>, Response>
     let container = it.next();
     let object = it.next();
     if account.is_empty() {
-        return Err(Response::text(412, "Bad URL"));
+        // `/v1` alone is a bad URL; `/v1//c` names no account at all.
+        return Err(if container.is_none() {
+            Response::text(412, "Bad URL")
+        } else {
+            Response::status(404)
+        });
     }
     // `/v1/a/` addresses the account, `/v1/a/c/` the container; an object
     // name may be anything, even empty-looking segments inside it.
@@ -107,7 +112,7 @@ mod tests {
         let p = split("/v1.0/AUTH_test/c/", &c()).expect("ok").expect("api");
         assert_eq!((p.container.as_deref(), p.object), (Some("c"), None));
         assert!(split("/v2/AUTH_test", &c()).expect("ok").is_none());
-        assert_eq!(split("/v1//c/o", &c()).unwrap_err().status, 412);
+        assert_eq!(split("/v1//c/o", &c()).unwrap_err().status, 404);
         assert_eq!(split("/v1", &c()).unwrap_err().status, 412);
         assert!(split("/v1/a//o", &c()).is_err());
     }
