@@ -117,15 +117,10 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let default_host = bound.to_string();
     let cfg = config.clone();
     let worker_db = db.clone();
+    let worker_manager = manager;
     let handles = runtime::start(spec, listeners, driver, flag.clone(), move |_worker| {
-        let manager = Rc::new(
-            HashedManager::new(
-                device_root.clone(),
-                hash_conf.clone(),
-                cfg.storage.part_power,
-            )
-            .unwrap_or_else(|e| panic!("object device vanished after start-up: {e}")),
-        );
+        // Prepared once above; each worker gets its own handle.
+        let manager = Rc::new(worker_manager.clone());
         let updater: Rc<dyn ContainerUpdater> = Rc::new(DbUpdater {
             db: worker_db.clone(),
         });

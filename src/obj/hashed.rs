@@ -20,7 +20,7 @@ use super::metadata::{self, Metadata, FOOTER_LEN};
 const TAIL_READ: usize = 16 * 1024;
 
 /// Hands out [`HashedDiskFile`]s for one device.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct HashedManager {
     device_root: PathBuf,
     hash_conf: HashConf,

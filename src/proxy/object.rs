@@ -41,7 +41,7 @@ fn is_internal(name: &str) -> bool {
 }
 
 /// The request's headers as storage should see them, with a timestamp.
-fn backend_headers(req: &Request) -> Result<Headers, Response> {
+fn backend_headers(req: &Request) -> Headers {
     let mut h: Headers = req
         .headers
         .iter()
@@ -57,7 +57,7 @@ fn backend_headers(req: &Request) -> Result<Headers, Response> {
         .and_then(|v| Timestamp::parse(v).ok())
         .unwrap_or_else(Timestamp::now);
     h.set("X-Timestamp", ts.internal());
-    Ok(h)
+    h
 }
 
 /// Strips what only storage may see from a response to a client.
@@ -98,10 +98,7 @@ impl ObjectController<'_> {
         t: &ObjectTarget<'_>,
         body: &mut BodyReader<'_>,
     ) -> Response {
-        let headers = match backend_headers(req) {
-            Ok(h) => h,
-            Err(r) => return r,
-        };
+        let headers = backend_headers(req);
         self.backend
             .object(
                 &req.method,
@@ -138,10 +135,7 @@ impl ObjectController<'_> {
         if let Err(msg) = check_object_name(c, t.object) {
             return Response::text(400, &msg);
         }
-        let mut headers = match backend_headers(req) {
-            Ok(h) => h,
-            Err(r) => return r,
-        };
+        let mut headers = backend_headers(req);
         let detect = req.headers.get("x-detect-content-type").is_some_and(|v| {
             matches!(
                 v.to_ascii_lowercase().as_str(),
@@ -174,10 +168,7 @@ impl ObjectController<'_> {
         t: &ObjectTarget<'_>,
         body: &mut BodyReader<'_>,
     ) -> Response {
-        let mut headers = match backend_headers(req) {
-            Ok(h) => h,
-            Err(r) => return r,
-        };
+        let mut headers = backend_headers(req);
         if let Err(msg) = check_metadata(self.constraints, &headers, MetaTarget::Object) {
             return Response::text(400, &msg);
         }
@@ -195,10 +186,7 @@ impl ObjectController<'_> {
         t: &ObjectTarget<'_>,
         body: &mut BodyReader<'_>,
     ) -> Response {
-        let headers = match backend_headers(req) {
-            Ok(h) => h,
-            Err(r) => return r,
-        };
+        let headers = backend_headers(req);
         self.backend
             .object("DELETE", t.account, t.container, t.object, &headers, body)
             .await
