@@ -90,6 +90,11 @@ pub struct TempAuthConfig {
     pub reseller_prefix: String,
     /// Seconds a token stays valid.
     pub token_life_secs: u64,
+    /// Prefix of service accounts (`SERVICE_<account>`), reachable only with
+    /// a user token plus an `X-Service-Token`; empty disables them.
+    pub service_prefix: String,
+    /// Group the `X-Service-Token`'s user must be in.
+    pub service_require_group: String,
     /// Users; `groups` may hold `.admin` (account admin) and `.reseller_admin`.
     pub users: Vec<TempAuthUser>,
 }
@@ -167,6 +172,8 @@ impl Default for TempAuthConfig {
         TempAuthConfig {
             reseller_prefix: "AUTH_".into(),
             token_life_secs: 86400,
+            service_prefix: "SERVICE_".into(),
+            service_require_group: "service".into(),
             users: vec![
                 user("admin", "admin", "admin", &[".admin", ".reseller_admin"]),
                 user("test", "tester", "testing", &[".admin"]),

@@ -28,6 +28,9 @@ pub struct Identity {
     pub reseller_admin: bool,
     /// All groups: `account:user`, `account`, and the configured ones.
     pub groups: Vec<String>,
+    /// The request also carried a valid `X-Service-Token` of a user in the
+    /// service group, which service accounts (`SERVICE_<account>`) require.
+    pub service_token: bool,
 }
 
 /// The outcome of checking a request's credentials.
@@ -114,7 +117,15 @@ impl TempAuth {
             .get("x-auth-token")
             .or_else(|| headers.get("x-storage-token"));
         match token.and_then(|t| self.validate(t.trim())) {
-            Some(u) => AuthResult::User(self.identity(u)),
+            Some(u) => {
+                let mut id = self.identity(u);
+                let group = &self.config.service_require_group;
+                id.service_token = headers
+                    .get("x-service-token")
+                    .and_then(|t| self.validate(t.trim()))
+                    .is_some_and(|s| s.groups.iter().any(|g| g == group));
+                AuthResult::User(id)
+            }
             None => AuthResult::Anonymous,
         }
     }
@@ -128,6 +139,7 @@ impl TempAuth {
             account_admin: u.groups.iter().any(|g| g == ".admin"),
             reseller_admin: u.groups.iter().any(|g| g == ".reseller_admin"),
             groups,
+            service_token: false,
         }
     }
 
@@ -135,7 +147,19 @@ impl TempAuth {
     pub fn is_owner(&self, who: &AuthResult, account: &str) -> bool {
         match who {
             AuthResult::User(id) => {
-                id.reseller_admin || (id.account_admin && id.account == account)
+                if id.reseller_admin || (id.account_admin && id.account == account) {
+                    return true;
+                }
+                // A service account belongs to the same user, but only when a
+                // service's token comes along (tempauth's `<PREFIX>_require_group`).
+                let prefix = &self.config.service_prefix;
+                let own = id.account.strip_prefix(&self.config.reseller_prefix);
+                !prefix.is_empty()
+                    && id.account_admin
+                    && id.service_token
+                    && account
+                        .strip_prefix(prefix.as_str())
+                        .is_some_and(|a| Some(a) == own)
             }
             AuthResult::Anonymous => false,
         }
@@ -249,5 +273,31 @@ mod tests {
         assert!(!a.is_owner(&who(3), "AUTH_test"), "tester3 is not an admin");
         assert!(a.is_owner(&who(0), "AUTH_test2"), "reseller admin");
         assert!(!a.is_owner(&AuthResult::Anonymous, "AUTH_test"));
+    }
+
+    #[test]
+    fn service_accounts_need_a_service_token() {
+        let a = auth(100);
+        let tok = |i: usize| a.issue(i, now_millis() + 100_000);
+        let headers = |user: usize, service: Option<usize>| {
+            let mut h = Headers::new();
+            h.set("X-Auth-Token", tok(user));
+            if let Some(s) = service {
+                h.set("X-Service-Token", tok(s));
+            }
+            h
+        };
+        // users: 1 = test:tester (.admin), 2 = test2:tester2, 4 = test5:tester5 (service)
+        assert!(!a.is_owner(&a.authenticate(&headers(1, None)), "SERVICE_test"));
+        assert!(a.is_owner(&a.authenticate(&headers(1, Some(4))), "SERVICE_test"));
+        assert!(
+            !a.is_owner(&a.authenticate(&headers(1, Some(2))), "SERVICE_test"),
+            "not in the service group"
+        );
+        assert!(
+            !a.is_owner(&a.authenticate(&headers(2, Some(4))), "SERVICE_test"),
+            "another account"
+        );
+        assert!(a.is_owner(&a.authenticate(&headers(1, Some(4))), "AUTH_test"));
     }
 }
