@@ -516,30 +516,38 @@ async fn measure_task(
             Op::Delete => 204,
             _ => 200,
         };
-        let mut s = stats.borrow_mut();
-        let entry = &mut s.ops[op.index()];
-        match outcome {
-            Ok((status, ok, bytes)) if status == expected && ok => {
-                if measuring {
-                    entry.record(elapsed, bytes);
-                    shared.bytes.fetch_add(bytes, Ordering::Relaxed);
+        // The borrow ends before any await: other tasks of this thread
+        // record into the same stats.
+        let reconnect = {
+            let mut reconnect = false;
+            let mut s = stats.borrow_mut();
+            let entry = &mut s.ops[op.index()];
+            match outcome {
+                Ok((status, ok, bytes)) if status == expected && ok => {
+                    if measuring {
+                        entry.record(elapsed, bytes);
+                        shared.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    }
+                }
+                Ok((status, ok, _)) => {
+                    if measuring {
+                        entry.fail(if status == expected && !ok { 1 } else { status });
+                        shared.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(_) => {
+                    if measuring {
+                        entry.fail(0);
+                        shared.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    reconnect = true;
                 }
             }
-            Ok((status, ok, _)) => {
-                if measuring {
-                    entry.fail(if status == expected && !ok { 1 } else { status });
-                    shared.errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Err(_) => {
-                if measuring {
-                    entry.fail(0);
-                    shared.errors.fetch_add(1, Ordering::Relaxed);
-                }
-                conn = connect(plan).await?;
-            }
+            reconnect
+        };
+        if reconnect {
+            conn = connect(plan).await?;
         }
-        drop(s);
         if measuring {
             let done = shared.measured.fetch_add(1, Ordering::Relaxed) + 1;
             if shared.ops_limit.is_some_and(|l| done >= l) {

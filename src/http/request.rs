@@ -99,6 +99,17 @@ pub fn parse_head(
     if lines.any(|l| l.len() > limits.max_header_line + 1) {
         return Err(head_err(400, "Header line too long"));
     }
+    // `GET /info asdf HTTP/1.1`: a target with a raw space. Swift answers
+    // 412 for such a path rather than a bare 400.
+    let first_line = buf.split(|&b| b == b'\n').next().unwrap_or(b"");
+    let first_line = first_line.strip_suffix(b"\r").unwrap_or(first_line);
+    let words = first_line
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
+        .count();
+    if words > 3 && (first_line.ends_with(b"HTTP/1.1") || first_line.ends_with(b"HTTP/1.0")) {
+        return Err(head_err(412, "Invalid path: spaces in the request target"));
+    }
     // Clients (and Swift's tests) send raw UTF-8 or even invalid bytes in
     // the path; httparse wants a token, so such bytes are percent-encoded
     // first and judged later by the path decoder (412 for invalid UTF-8).
@@ -385,6 +396,17 @@ mod tests {
             400
         );
         assert_eq!(oversized_head(&[b'a'; 10000], &limits()).status, 414);
+    }
+
+    #[test]
+    fn spaces_in_the_target_are_412() {
+        let e = parse_head(
+            b"GET /info asdf HTTP/1.1\r\nHost: x\r\n\r\n",
+            &limits(),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 412);
     }
 
     #[test]
