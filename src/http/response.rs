@@ -26,6 +26,9 @@ pub struct Response {
     pub close: bool,
     /// Set by the connection layer.
     pub trans_id: Option<String>,
+    /// Headers whose values hold raw bytes as Latin-1 text (one char per
+    /// byte); they are written as those bytes, not as UTF-8.
+    pub latin1_headers: Vec<String>,
 }
 
 /// Where a response body comes from.
@@ -102,6 +105,7 @@ impl Response {
             body: Body::Empty,
             close: false,
             trans_id: None,
+            latin1_headers: Vec::new(),
         }
     }
 
@@ -244,7 +248,21 @@ pub async fn write_response(
     for (name, value) in resp.headers.iter() {
         head.extend_from_slice(name.as_bytes());
         head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
+        if resp
+            .latin1_headers
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(name))
+        {
+            // Chars above U+00FF cannot come from raw bytes; keep them whole.
+            for c in value.chars() {
+                match u8::try_from(c as u32) {
+                    Ok(b) => head.push(b),
+                    Err(_) => head.extend_from_slice(c.to_string().as_bytes()),
+                }
+            }
+        } else {
+            head.extend_from_slice(value.as_bytes());
+        }
         head.extend_from_slice(b"\r\n");
     }
     for (name, value) in [

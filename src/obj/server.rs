@@ -35,6 +35,28 @@ pub const ALLOWED_HEADERS: &[&str] = &[
 /// Metadata key of the body's CRC32, kept for the auditor; never returned.
 pub const CRC_KEY: &str = "Paco-Crc32";
 
+/// Metadata key listing the user-metadata keys whose values are raw bytes
+/// held as Latin-1 text (one char per byte); they go back out byte for byte.
+pub const RAW_KEY: &str = "Paco-Raw-Meta";
+
+/// Backend header the proxy sets to name the raw-byte values of a request.
+const RAW_HEADER: &str = "x-backend-raw-meta";
+
+/// Records which of the stored keys hold raw bytes.
+fn note_raw_values(headers: &Headers, meta: &mut Metadata) {
+    let Some(list) = headers.get(RAW_HEADER) else {
+        return;
+    };
+    let keys: Vec<String> = list
+        .split(',')
+        .map(crate::http::headers::title_case)
+        .filter(|k| meta.contains_key(k))
+        .collect();
+    if !keys.is_empty() {
+        meta.insert(RAW_KEY.into(), keys.join(","));
+    }
+}
+
 fn is_user_meta(k: &str) -> bool {
     let l = k.to_ascii_lowercase();
     l.starts_with("x-object-meta-") || l.starts_with("x-object-transient-sysmeta-")
@@ -47,7 +69,9 @@ fn is_allowed(k: &str) -> bool {
 /// Whether a POST replaces this key (user metadata and the allowed headers
 /// other than the SLO marker, which only a PUT sets).
 pub fn is_post_replaced(k: &str) -> bool {
-    is_user_meta(k) || (is_allowed(k) && !k.eq_ignore_ascii_case("X-Static-Large-Object"))
+    is_user_meta(k)
+        || k == RAW_KEY
+        || (is_allowed(k) && !k.eq_ignore_ascii_case("X-Static-Large-Object"))
 }
 
 /// A request the object server answers: what Swift's backend protocol
@@ -192,7 +216,7 @@ impl ObjectServer {
             .map(|spec| range::ranges_for_length(&spec, len))
             .unwrap_or(RangeOutcome::Full);
         let file = obj.file.clone();
-        match ranges {
+        let mut resp = match ranges {
             RangeOutcome::Full => {
                 let mut r = Response::empty(200);
                 r.headers = headers;
@@ -253,7 +277,13 @@ impl ObjectServer {
                 r.body = Body::File(FileBody { file, parts });
                 r
             }
-        }
+        };
+        resp.latin1_headers = obj
+            .metadata
+            .get(RAW_KEY)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        resp
     }
 
     async fn put(
@@ -351,6 +381,7 @@ impl ObjectServer {
                 meta.insert(crate::http::headers::title_case(k), v.to_string());
             }
         }
+        note_raw_values(req.headers, &mut meta);
         let size = writer.written();
         if let Err(e) = writer.commit(ts, &meta).await {
             return error_response(&e);
@@ -394,6 +425,7 @@ impl ObjectServer {
                 meta.insert(crate::http::headers::title_case(k), v.to_string());
             }
         }
+        note_raw_values(req.headers, &mut meta);
         if let Err(e) = df.write_metadata(ts, &meta).await {
             return error_response(&e);
         }

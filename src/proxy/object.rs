@@ -150,13 +150,14 @@ impl ObjectController<'_> {
                 return Response::text(400, "If-None-Match only supports *");
             }
         }
-        if let Err(msg) = check_metadata(c, &headers, MetaTarget::Object) {
+        if let Err(msg) = check_object_metadata(c, req, &headers) {
             return Response::text(400, &msg);
         }
         if let Err(r) = apply_delete_headers(&mut headers) {
             return r;
         }
         headers.remove("x-detect-content-type");
+        mark_raw_values(req, &mut headers);
         self.backend
             .object("PUT", t.account, t.container, t.object, &headers, body)
             .await
@@ -169,12 +170,13 @@ impl ObjectController<'_> {
         body: &mut BodyReader<'_>,
     ) -> Response {
         let mut headers = backend_headers(req);
-        if let Err(msg) = check_metadata(self.constraints, &headers, MetaTarget::Object) {
+        if let Err(msg) = check_object_metadata(self.constraints, req, &headers) {
             return Response::text(400, &msg);
         }
         if let Err(r) = apply_delete_headers(&mut headers) {
             return r;
         }
+        mark_raw_values(req, &mut headers);
         self.backend
             .object("POST", t.account, t.container, t.object, &headers, body)
             .await
@@ -192,6 +194,46 @@ impl ObjectController<'_> {
             .await
     }
 }
+
+/// Object metadata may be any bytes (Swift does not check them for UTF-8).
+/// Values that were not UTF-8 travel as Latin-1 text, one char per byte, so
+/// their limits are checked on that byte count.
+fn check_object_metadata(c: &Constraints, req: &Request, headers: &Headers) -> Result<(), String> {
+    if req.non_utf8.is_empty() {
+        return check_metadata(c, headers, MetaTarget::Object);
+    }
+    let as_sent: Headers = headers
+        .iter()
+        .map(|(n, v)| {
+            let raw = req.non_utf8.iter().any(|r| r.eq_ignore_ascii_case(n));
+            let v = if raw {
+                "x".repeat(v.chars().count())
+            } else {
+                v.to_string()
+            };
+            (n.to_string(), v)
+        })
+        .collect();
+    check_metadata(c, &as_sent, MetaTarget::Object)
+}
+
+/// Tells the object server which values are raw bytes (Latin-1 text), so
+/// it stores them as such and sends them back byte for byte.
+fn mark_raw_values(req: &Request, headers: &mut Headers) {
+    let raw: Vec<String> = req
+        .non_utf8
+        .iter()
+        .filter(|n| n.to_ascii_lowercase().starts_with("x-object-meta-"))
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    if !raw.is_empty() {
+        headers.set(RAW_VALUES_HEADER, raw.join(","));
+    }
+}
+
+/// Backend header naming the user-metadata headers whose values are raw
+/// bytes carried as Latin-1 text.
+pub const RAW_VALUES_HEADER: &str = "X-Backend-Raw-Meta";
 
 /// Turns `X-Delete-After` into `X-Delete-At`, refusing past or bad values.
 fn apply_delete_headers(headers: &mut Headers) -> Result<(), Response> {
