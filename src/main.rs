@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use paco::config::{Config, Driver};
 
@@ -61,7 +61,18 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `paco serve --help` ends with every setting and its default, so the
+    // help and the configuration can never disagree.
+    let defaults = toml::to_string_pretty(&Config::default()).unwrap_or_default();
+    let command = Cli::command().mut_subcommand("serve", |c| {
+        c.after_long_help(format!(
+            "Every setting of the --config file, with its default (docs/configuration.md explains each):\n\n{defaults}"
+        ))
+    });
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     match cli.command {
         Command::DefaultConfig => match toml::to_string_pretty(&Config::default()) {
             Ok(s) => {
