@@ -398,6 +398,39 @@ mod tests {
         assert_eq!(oversized_head(&[b'a'; 10000], &limits()).status, 414);
     }
 
+    /// Random and mutated heads never panic and never yield a request
+    /// whose framing disagrees with its headers.
+    #[test]
+    fn random_heads_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x9ac0);
+        let seeds: [&[u8]; 3] = [
+            b"PUT /v1/a/c/o HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+            b"GET /v1/a/c?format=json&prefix=x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-Object-Meta-A: b\r\n\r\n",
+        ];
+        for i in 0..20_000 {
+            let mut buf = seeds[i % seeds.len()].to_vec();
+            for _ in 0..rng.gen_range(1..6) {
+                let at = rng.gen_range(0..buf.len());
+                match rng.gen_range(0..3) {
+                    0 => buf[at] = rng.gen(),
+                    1 => buf.insert(at, rng.gen()),
+                    _ => {
+                        buf.remove(at);
+                    }
+                }
+            }
+            if let Ok(r) = parse_head(&buf, &limits(), None) {
+                match r.framing {
+                    Framing::Chunked => assert!(r.headers.contains("transfer-encoding")),
+                    Framing::Length(_) => assert!(r.headers.contains("content-length")),
+                    Framing::None => {}
+                }
+            }
+        }
+    }
+
     #[test]
     fn spaces_in_the_target_are_412() {
         let e = parse_head(

@@ -129,6 +129,26 @@ mod tests {
         assert_eq!(decode_file(&file).expect("decode").0, m);
     }
 
+    /// Random files (and random tails on valid ones) never panic the reader.
+    #[test]
+    fn random_files_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x7a11);
+        let valid = encode_trailer(&sample(), 0);
+        for _ in 0..20_000 {
+            let mut f: Vec<u8> = if rng.gen_bool(0.5) {
+                (0..rng.gen_range(0..64)).map(|_| rng.gen()).collect()
+            } else {
+                valid.clone()
+            };
+            if !f.is_empty() {
+                let at = rng.gen_range(0..f.len());
+                f[at] = rng.gen();
+            }
+            let _ = decode_file(&f);
+        }
+    }
+
     #[test]
     fn every_truncation_and_bit_flip_is_detected() {
         let mut file = b"body bytes".to_vec();
