@@ -253,13 +253,13 @@ impl Request {
 
     /// Like [`Request::query_param`], but `Err` when the decoded value is not
     /// valid UTF-8 (Swift answers 400 for such listing parameters).
-    pub fn query_param_utf8(&self, name: &str) -> Result<Option<String>, ()> {
+    pub fn query_param_utf8(&self, name: &str) -> Result<Option<String>, NotUtf8> {
         for pair in self.query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             if form_decode(k) == name {
                 let spaced = v.replace('+', " ");
                 let bytes: Vec<u8> = percent_encoding::percent_decode_str(&spaced).collect();
-                return String::from_utf8(bytes).map(Some).map_err(|_| ());
+                return String::from_utf8(bytes).map(Some).map_err(|_| NotUtf8);
             }
         }
         Ok(None)
@@ -270,6 +270,11 @@ impl Request {
         self.query_param(name).is_some()
     }
 }
+
+/// A query parameter whose decoded value is not UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("query parameter is not valid UTF-8")]
+pub struct NotUtf8;
 
 /// Decoded `key=value` pairs of a query string, `+` meaning space as in
 /// form encoding (what Python's `parse_qsl`, and so Swift, does).
