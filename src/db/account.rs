@@ -43,13 +43,8 @@ pub fn info(conn: &Connection) -> Result<Option<AccountInfo>> {
             })
             .optional()
         });
-    let row = match row {
-        Ok(Some(row)) => row,
-        Ok(None) => return Ok(None),
-        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.contains("no such table") => {
-            return Ok(None)
-        }
-        Err(e) => return Err(e.into()),
+    let Some(row) = super::schema::stat_row(row)? else {
+        return Ok(None);
     };
     let (account, created, put, delete, changed, containers, objects, bytes, meta, status) = row;
     let raw = metadata::parse(&meta).map_err(|reason| DbError::Corrupt {

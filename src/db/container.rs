@@ -61,14 +61,8 @@ pub fn info(conn: &Connection) -> Result<Option<ContainerInfo>> {
             })
             .optional()
         });
-    let row = match row {
-        Ok(Some(row)) => row,
-        Ok(None) => return Ok(None),
-        // No table yet: an uninitialized file.
-        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.contains("no such table") => {
-            return Ok(None)
-        }
-        Err(e) => return Err(e.into()),
+    let Some(row) = super::schema::stat_row(row)? else {
+        return Ok(None);
     };
     let (account, container, created, put, delete, changed, objects, bytes, meta, policy) = row;
     let raw = metadata::parse(&meta).map_err(|reason| DbError::Corrupt {

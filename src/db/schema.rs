@@ -117,6 +117,18 @@ impl DbLocation {
 }
 
 /// Names must be non-empty and free of NUL (SQLite text and Swift agree).
+/// The result of reading a single-row stat table: `None` when the row, or
+/// the table itself, is missing (a file whose creation a crash interrupted).
+pub fn stat_row<T>(row: rusqlite::Result<Option<T>>) -> Result<Option<T>> {
+    match row {
+        Ok(r) => Ok(r),
+        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.contains("no such table") => {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(DbError::InvalidName("empty name".into()));

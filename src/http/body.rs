@@ -88,11 +88,6 @@ impl<'a> BodyReader<'a> {
         self.received
     }
 
-    /// Whether the whole body has been read.
-    pub fn is_done(&self) -> bool {
-        self.state == State::Done
-    }
-
     /// Appends body bytes to `buf`, up to its spare capacity; `Ok(0)` at the
     /// end of the body. The buffer comes back whatever happens (empty after a
     /// timeout, when the runtime kept it).

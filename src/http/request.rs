@@ -264,11 +264,6 @@ impl Request {
         }
         Ok(None)
     }
-
-    /// Whether the query names `name`, with or without a value.
-    pub fn has_param(&self, name: &str) -> bool {
-        self.query_param(name).is_some()
-    }
 }
 
 /// A query parameter whose decoded value is not UTF-8.

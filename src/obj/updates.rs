@@ -11,8 +11,6 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::timestamp::Timestamp;
-
 /// What a container listing must learn about one object write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerUpdate {
@@ -133,11 +131,6 @@ pub async fn run_pending(
         }
     }
     Ok((applied, left))
-}
-
-/// Parses the stored timestamp back (for ordering checks in tests and tools).
-pub fn update_timestamp(u: &ContainerUpdate) -> Option<Timestamp> {
-    Timestamp::parse(&u.timestamp).ok()
 }
 
 #[cfg(test)]

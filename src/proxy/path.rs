@@ -1,6 +1,6 @@
 //! Splitting and validating client paths: `/v1/<account>[/<container>[/<object>]]`.
 
-use crate::common::constraints::{check_utf8_name, Constraints};
+use crate::common::constraints::{check_utf8_name, valid_api_version, Constraints};
 use crate::http::Response;
 
 /// What a `/v1/...` path addresses.
@@ -32,7 +32,7 @@ pub fn split(path: &str, c: &Constraints) -> Result<Option<SwiftPath>, Response>
     };
     let mut it = rest.splitn(4, '/');
     let version = it.next().unwrap_or("");
-    if !c.valid_api_versions.iter().any(|v| v == version) {
+    if !valid_api_version(c, version) {
         return Ok(None);
     }
     let account = it.next().unwrap_or("");
