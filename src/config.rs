@@ -70,6 +70,9 @@ pub struct StorageConfig {
     pub part_power: u8,
     /// Size of the buffers a request streams through, in bytes.
     pub io_buffer_size: usize,
+    /// Send large cached GET bodies with `sendfile` (no copy through user
+    /// space); off sends every body through `io_buffer_size` buffers.
+    pub sendfile: bool,
 }
 
 /// Swift's `[swift-hash]` section; at least one must be non-empty.
@@ -143,6 +146,7 @@ impl Default for StorageConfig {
             device: "sda1".into(),
             part_power: 10,
             io_buffer_size: 256 * 1024,
+            sendfile: true,
         }
     }
 }

@@ -101,6 +101,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         idle_timeout: Duration::from_secs(config.idle_timeout_secs),
         client_timeout: Duration::from_secs(config.client_timeout_secs),
         io_buffer_size: config.storage.io_buffer_size,
+        sendfile: config.storage.sendfile,
     };
     let spec = WorkerSpec {
         workers,

@@ -153,6 +153,41 @@ impl Conn {
         }
     }
 
+    /// Sends `len` bytes of `file` at `off` from the page cache with
+    /// `sendfile`, stopping at the first chunk that is not cached. Returns
+    /// the bytes sent; the caller sends the rest through its read path.
+    pub(crate) async fn send_file_cached(
+        &mut self,
+        file: &monoio::fs::File,
+        mut off: u64,
+        len: u64,
+    ) -> io::Result<u64> {
+        use super::sendfile::{self, Step};
+        use std::os::fd::AsRawFd;
+        let (sock, fd) = (self.stream.as_raw_fd(), file.as_raw_fd());
+        let _nonblocking = sendfile::NonBlocking::set(sock)?;
+        let (start, end) = (off, off + len);
+        while off < end {
+            match sendfile::send_cached(sock, fd, off, end - off)? {
+                Step::Sent(n) => off += n,
+                Step::NotCached => break,
+                Step::WouldBlock => {
+                    let timeout = self.limits.client_timeout;
+                    match monoio::time::timeout(timeout, self.stream.writable(false)).await {
+                        Ok(ready) => ready?,
+                        Err(_) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "client stopped reading",
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(off - start)
+    }
+
     /// Waits for a complete head. `Ok(None)` means the client closed (or
     /// stayed idle past the idle timeout) between requests.
     async fn read_head(&mut self) -> Result<Option<Request>, HeadError> {

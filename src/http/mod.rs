@@ -8,6 +8,7 @@ pub mod headers;
 pub mod range;
 pub mod request;
 pub mod response;
+pub mod sendfile;
 
 pub use body::{BodyError, BodyReader};
 pub use headers::Headers;
@@ -32,4 +33,6 @@ pub struct Limits {
     pub client_timeout: std::time::Duration,
     /// Size of the buffers bodies stream through.
     pub io_buffer_size: usize,
+    /// Send large cached file bodies with `sendfile`.
+    pub sendfile: bool,
 }

@@ -301,6 +301,7 @@ mod tests {
             idle_timeout: Duration::from_secs(1),
             client_timeout: Duration::from_secs(1),
             io_buffer_size: 65536,
+            sendfile: true,
         }
     }
 

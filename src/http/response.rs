@@ -47,6 +47,9 @@ pub enum Body {
 pub struct FileBody {
     /// The open file.
     pub file: Rc<monoio::fs::File>,
+    /// The file's bytes from offset 0 already in memory; ranges within
+    /// them are sent from here, not read again.
+    pub head: bytes::Bytes,
     /// The body, in order.
     pub parts: Vec<Part>,
 }
@@ -317,6 +320,10 @@ pub async fn write_response(
     }
 }
 
+/// Ranges at least this long are sent with `sendfile` when cached; shorter
+/// ones are cheaper through the buffer that already holds the head.
+const SENDFILE_MIN: u64 = 256 * 1024;
+
 /// Streams a file body: reads each range into a pooled buffer and sends it,
 /// with the head (and multipart headers) sharing the buffer of the bytes
 /// that follow them, so a small object goes out in a single write.
@@ -332,7 +339,32 @@ async fn write_file_body(
             Part::Range { offset, len } => {
                 let mut pos = *offset;
                 let end = offset + len;
+                while pos < end && pos < fb.head.len() as u64 {
+                    if pending.capacity() == pending.len() {
+                        let (res, buf) = conn.write_all(pending).await;
+                        pending = buf;
+                        res?;
+                        pending.clear();
+                    }
+                    let stop = end.min(fb.head.len() as u64) as usize;
+                    let take = (stop - pos as usize).min(pending.capacity() - pending.len());
+                    pending.extend_from_slice(&fb.head[pos as usize..pos as usize + take]);
+                    pos += take as u64;
+                }
                 while pos < end {
+                    if conn.limits.sendfile && end - pos >= SENDFILE_MIN {
+                        // Large and cached: straight from the page cache.
+                        if !pending.is_empty() {
+                            let (res, buf) = conn.write_all(pending).await;
+                            pending = buf;
+                            res?;
+                            pending.clear();
+                        }
+                        pos += conn.send_file_cached(&fb.file, pos, end - pos).await?;
+                        if pos == end {
+                            break;
+                        }
+                    }
                     if pending.capacity() - pending.len() < 4096 {
                         let (res, buf) = conn.write_all(pending).await;
                         pending = buf;

@@ -52,6 +52,9 @@ pub struct OpenObject {
     pub metadata: Metadata,
     /// Body length.
     pub content_length: u64,
+    /// The body's first bytes, read while finding the metadata (the whole
+    /// body of a small object): sent from memory instead of read again.
+    pub head: bytes::Bytes,
     /// Timestamp of the data file (the object's `X-Timestamp`).
     pub data_timestamp: Timestamp,
     /// Timestamp of the newest POST, if newer than the data.

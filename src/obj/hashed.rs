@@ -7,11 +7,13 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use bytes::Bytes;
 use monoio::fs::{File, OpenOptions};
 
 use crate::common::hash::{hash_hex, hash_path, partition, HashConf};
 use crate::common::timestamp::Timestamp;
 
+use super::dirents;
 use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
 use super::metadata::{self, Metadata, FOOTER_LEN};
 
@@ -134,17 +136,14 @@ struct Listing {
 
 fn list_dir(dir: &Path) -> io::Result<Listing> {
     // readdir has no io_uring op; a hash directory holds a handful of names.
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Listing::default()),
-        Err(e) => return Err(e),
-    };
     let mut files: Vec<(Timestamp, Ext, String)> = Vec::new();
-    for entry in entries {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if let Some((ts, ext)) = parse_name(&name) {
-            files.push((ts, ext, name));
+    let exists = dirents::for_each_name(dir, |raw| {
+        if let Some((ts, ext)) = std::str::from_utf8(raw).ok().and_then(parse_name) {
+            files.push((ts, ext, String::from_utf8_lossy(raw).into_owned()));
         }
+    })?;
+    if !exists {
+        return Ok(Listing::default());
     }
     files.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut listing = Listing::default();
@@ -170,7 +169,26 @@ fn list_dir(dir: &Path) -> io::Result<Listing> {
     Ok(listing)
 }
 
-async fn read_file_metadata(file: &File) -> Result<(Metadata, u64), DiskFileError> {
+/// Reads a file's metadata. The first read takes the file's first
+/// `TAIL_READ` bytes: for a small object that is the whole file (body,
+/// metadata and footer in one read, no statx), and for a large one it is
+/// the start of the body, which a GET sends from memory. Returns the
+/// metadata, the body length and the bytes read from offset 0.
+async fn read_file_metadata(file: &File) -> Result<(Metadata, u64, Bytes), DiskFileError> {
+    let (res, head) = file.read_at(Vec::with_capacity(TAIL_READ), 0).await;
+    let n = res?;
+    if n < TAIL_READ && n >= FOOTER_LEN {
+        // A short read of a regular file means end of file; the footer's
+        // own length check confirms it.
+        if let Ok(footer) = metadata::parse_footer(&head[n - FOOTER_LEN..n], n as u64) {
+            let at = n - FOOTER_LEN - footer.meta_len;
+            let meta = metadata::decode_meta(&head[at..n - FOOTER_LEN], &footer)?;
+            let body_len = footer.body_len;
+            let mut head = Bytes::from(head);
+            head.truncate(body_len as usize);
+            return Ok((meta, body_len, head));
+        }
+    }
     let file_len = file.metadata().await?.len();
     if file_len < FOOTER_LEN as u64 {
         return Err(metadata::MetadataError::Corrupt("file shorter than a footer").into());
@@ -186,7 +204,9 @@ async fn read_file_metadata(file: &File) -> Result<(Metadata, u64), DiskFileErro
         let block = read_exact_at(file, footer.meta_len, block_start).await?;
         metadata::decode_meta(&block, &footer)?
     };
-    Ok((meta, footer.body_len))
+    let mut head = Bytes::from(head);
+    head.truncate((n as u64).min(footer.body_len) as usize);
+    Ok((meta, footer.body_len, head))
 }
 
 async fn read_exact_at(file: &File, len: usize, pos: u64) -> Result<Vec<u8>, DiskFileError> {
@@ -259,10 +279,10 @@ impl HashedDiskFile {
         }
         let path = self.dir.join(format!("{}.data", data_ts.internal()));
         let file = File::open(&path).await?;
-        let (mut meta, content_length) = read_file_metadata(&file).await?;
+        let (mut meta, content_length, head) = read_file_metadata(&file).await?;
         if let Some(meta_ts) = listing.meta {
             let mf = File::open(self.dir.join(format!("{}.meta", meta_ts.internal()))).await?;
-            let (post, _) = read_file_metadata(&mf).await?;
+            let (post, _, _) = read_file_metadata(&mf).await?;
             let _ = mf.close().await;
             apply_post(&mut meta, post);
         }
@@ -270,6 +290,7 @@ impl HashedDiskFile {
             file: Rc::new(file),
             metadata: meta,
             content_length,
+            head,
             data_timestamp: data_ts,
             meta_timestamp: listing.meta,
         }))

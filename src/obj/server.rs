@@ -216,12 +216,14 @@ impl ObjectServer {
             .map(|spec| range::ranges_for_length(&spec, len))
             .unwrap_or(RangeOutcome::Full);
         let file = obj.file.clone();
+        let head = obj.head.clone();
         let mut resp = match ranges {
             RangeOutcome::Full => {
                 let mut r = Response::empty(200);
                 r.headers = headers;
                 r.body = Body::File(FileBody {
                     file,
+                    head: head.clone(),
                     parts: vec![Part::Range { offset: 0, len }],
                 });
                 r
@@ -240,6 +242,7 @@ impl ObjectServer {
                 r.headers = headers;
                 r.body = Body::File(FileBody {
                     file,
+                    head: head.clone(),
                     parts: vec![Part::Range {
                         offset: start,
                         len: end - start,
@@ -274,7 +277,7 @@ impl ObjectServer {
                 );
                 let mut r = Response::empty(206);
                 r.headers = headers;
-                r.body = Body::File(FileBody { file, parts });
+                r.body = Body::File(FileBody { file, head, parts });
                 r
             }
         };
