@@ -17,7 +17,12 @@
 //! (`make_pre_authed_request`). No socket is involved; bodies move as
 //! [`BodySource`] streams.
 
+pub mod copy;
+pub mod util;
+
 use std::rc::Rc;
+
+use crate::common::constraints::Constraints;
 
 use crate::http::request::Framing;
 use crate::http::stream::LocalBoxFuture;
@@ -259,8 +264,10 @@ impl Entry {
 /// account-quotas slo dlo versioned_writes object_versioning symlink`
 /// (authentication happens before the pipeline; authorization after it, in
 /// the controllers' step, as Swift's `swift.authorize` runs there).
-pub fn pipeline() -> Vec<Box<dyn Feature>> {
-    Vec::new()
+pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
+    vec![Box::new(copy::Copy {
+        max_file_size: c.max_file_size,
+    })]
 }
 
 impl Proxy {
