@@ -18,6 +18,8 @@
 //! [`BodySource`] streams.
 
 pub mod copy;
+pub mod dlo;
+pub mod segments;
 pub mod util;
 
 use std::rc::Rc;
@@ -108,12 +110,20 @@ impl SwiftRequest {
             container: container.map(str::to_string),
             object: object.map(str::to_string),
         };
+        // As Swift's make_env: the referrer (ACLs judge it) and the agent
+        // travel with every subrequest.
+        let mut headers = Headers::new();
+        for name in ["Referer", "User-Agent"] {
+            if let Some(v) = self.head.headers.get(name) {
+                headers.set(name, v);
+            }
+        }
         SwiftRequest {
             head: Request {
                 method: method.to_string(),
                 raw_path: raw_path(&path),
                 query: query.to_string(),
-                headers: Headers::new(),
+                headers,
                 http11: true,
                 framing: Framing::None,
                 expect_continue: false,
@@ -265,9 +275,14 @@ impl Entry {
 /// (authentication happens before the pipeline; authorization after it, in
 /// the controllers' step, as Swift's `swift.authorize` runs there).
 pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
-    vec![Box::new(copy::Copy {
-        max_file_size: c.max_file_size,
-    })]
+    vec![
+        Box::new(copy::Copy {
+            max_file_size: c.max_file_size,
+        }),
+        Box::new(dlo::Dlo {
+            listing_limit: c.container_listing_limit as u64,
+        }),
+    ]
 }
 
 impl Proxy {
