@@ -20,6 +20,8 @@
 pub mod copy;
 pub mod dlo;
 pub mod segments;
+pub mod slo;
+pub mod slo_manifest;
 pub mod util;
 
 use std::rc::Rc;
@@ -241,6 +243,15 @@ impl<'a> Next<'a> {
         }
     }
 
+    /// The pipeline from the calling module itself (Swift's
+    /// `get_response(self)`: the module sees its own subrequests).
+    pub fn including_self(self) -> Next<'a> {
+        Next {
+            proxy: self.proxy,
+            at: self.at.saturating_sub(1),
+        }
+    }
+
     /// The proxy's shared state.
     pub fn proxy(self) -> &'a Rc<Proxy> {
         self.proxy
@@ -279,6 +290,7 @@ pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
         Box::new(copy::Copy {
             max_file_size: c.max_file_size,
         }),
+        Box::new(slo::Slo::default()),
         Box::new(dlo::Dlo {
             listing_limit: c.container_listing_limit as u64,
         }),
