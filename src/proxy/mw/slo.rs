@@ -115,16 +115,26 @@ impl Feature for Slo {
     }
 
     fn claims_response(&self, req: &SwiftRequest, resp: &Response) -> bool {
-        is_large_read(req) && resp.headers.contains("x-static-large-object")
+        req.is_object()
+            && matches!(req.method(), "GET" | "HEAD")
+            && resp.headers.contains("x-static-large-object")
     }
 
     fn transform<'a>(
         &'a self,
         next: Next<'a>,
         req: &'a SwiftRequest,
-        resp: Response,
+        mut resp: Response,
     ) -> LocalBoxFuture<'a, Response> {
-        Box::pin(self.expand(next, req, resp))
+        if is_large_read(req) {
+            return Box::pin(self.expand(next, req, resp));
+        }
+        // The stored manifest itself is JSON.
+        if is_success(resp.status) {
+            resp.headers
+                .set("Content-Type", "application/json; charset=utf-8");
+        }
+        Box::pin(std::future::ready(resp))
     }
 }
 
