@@ -179,7 +179,7 @@ impl Budget {
 
     fn reserve(self: &Arc<Self>, n: u64) -> Option<Reservation> {
         let mut used = self.used.lock().ok()?;
-        if *used + n > self.limit {
+        if used.checked_add(n).is_none_or(|total| total > self.limit) {
             return None;
         }
         *used += n;
