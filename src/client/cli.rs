@@ -261,13 +261,18 @@ pub fn upload(args: UploadArgs) -> ExitCode {
         }),
     );
     bar.finish();
+    let (r, result) = result;
+    if args.common.json {
+        let mut v = serde_json::to_value(&r).unwrap_or_default();
+        v["fallback"] = serde_json::Value::Bool(r.unbuffered_segments > 0);
+        if let Err(e) = &result {
+            v["error"] = serde_json::Value::String(e.to_string());
+        }
+        println!("{v}");
+    }
     match result {
-        Ok(r) => {
-            if args.common.json {
-                let mut v = serde_json::to_value(&r).unwrap_or_default();
-                v["fallback"] = serde_json::Value::Bool(r.unbuffered_segments > 0);
-                println!("{v}");
-            } else if !quiet {
+        Ok(()) => {
+            if !args.common.json && !quiet {
                 eprintln!(
                     "paco upload: {}/{}: {} in {:.1}s ({}/s){}, ETag {}; {} sent, {} retries",
                     r.container,

@@ -225,6 +225,13 @@ impl Session {
             .map(|t| (t.token.clone(), t.storage.clone(), t.generation))
     }
 
+    /// Counts a retry, records why and tells the user.
+    pub fn record_retry(&self, line: String) {
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        (self.log)(&line);
+        self.counters.fault(line);
+    }
+
     /// The storage URL's address and path, authenticating first if needed.
     pub async fn storage(&self) -> Result<HttpUrl, SwiftError> {
         Ok(self.token_or_auth(0).await?.1)
@@ -544,7 +551,7 @@ impl Client {
             let (cause, retry_after) = match outcome {
                 Ok(r) if r.status() == 401 && attempt < policy.retries => {
                     stale = generation;
-                    (format!("HTTP 401"), None)
+                    ("HTTP 401".to_string(), None)
                 }
                 Ok(r) if retryable(r.status()) && attempt < policy.retries => (
                     format!("HTTP {}", r.status()),
@@ -597,15 +604,11 @@ impl Client {
             } else {
                 policy.delay(attempt, retry_after.as_deref())
             };
-            let c = &self.session.counters;
-            c.retries.fetch_add(1, Ordering::Relaxed);
-            let line = format!(
+            self.session.record_retry(format!(
                 "{method} {path}: {cause}; retry {attempt}/{} in {:.1}s",
                 policy.retries,
                 delay.as_secs_f64()
-            );
-            c.fault(line.clone());
-            (self.session.log)(&line);
+            ));
             if !delay.is_zero() {
                 monoio::time::sleep(delay).await;
             }
@@ -697,11 +700,10 @@ impl Client {
                         first = Some(h);
                     }
                     resumes += 1;
-                    let c = &self.session.counters;
-                    c.retries.fetch_add(1, Ordering::Relaxed);
-                    let line = format!("GET {path}: {cause}; resuming at byte {}", delivered.get());
-                    c.fault(line.clone());
-                    (self.session.log)(&line);
+                    self.session.record_retry(format!(
+                        "GET {path}: {cause}; resuming at byte {}",
+                        delivered.get()
+                    ));
                 }
                 Err(e) => return Err(e),
             }

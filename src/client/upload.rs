@@ -138,18 +138,66 @@ pub struct Progress {
 pub type FallbackNote = Box<dyn Fn(usize) + Send + Sync>;
 
 /// Runs an upload to the end (on the calling thread; file segments on
-/// `concurrency` threads of their own).
+/// `concurrency` threads of their own). The report is returned also when
+/// the upload failed (what was sent, retried and stored until then).
 pub fn upload(
     session: &Arc<Session>,
     opts: &UploadOptions,
     source: Source,
     progress: &Arc<Progress>,
     on_fallback: FallbackNote,
-) -> Result<UploadReport, SwiftError> {
+) -> (UploadReport, Result<(), SwiftError>) {
     let started = Instant::now();
     let mut client = Client::new(session.clone());
+    let mut report = UploadReport {
+        container: opts.container.clone(),
+        object: opts.name.clone(),
+        size: 0,
+        etag: String::new(),
+        manifest: None,
+        segment_container: None,
+        segments: Vec::new(),
+        stream: matches!(source, Source::Stream(_)),
+        unbuffered_segments: 0,
+        bytes_sent: 0,
+        retries: 0,
+        reauths: 0,
+        faults: Vec::new(),
+        elapsed_s: 0.0,
+        manifest_written: false,
+    };
+    let result = run(
+        session,
+        opts,
+        source,
+        progress,
+        on_fallback,
+        &mut client,
+        &mut report,
+    );
+    let c = &session.counters;
+    report.bytes_sent = c.bytes_sent.load(Ordering::Relaxed);
+    report.retries = c.retries.load(Ordering::Relaxed);
+    report.reauths = c.reauths.load(Ordering::Relaxed);
+    report.faults = c.faults();
+    report.elapsed_s = started.elapsed().as_secs_f64();
+    if result.is_err() {
+        abandon(&mut client, &report);
+    }
+    (report, result)
+}
+
+fn run(
+    session: &Arc<Session>,
+    opts: &UploadOptions,
+    source: Source,
+    progress: &Arc<Progress>,
+    on_fallback: FallbackNote,
+    client: &mut Client,
+    report: &mut UploadReport,
+) -> Result<(), SwiftError> {
     let (kind, max_segments) = super::block_on(async {
-        ensure_container(&mut client, &opts.container).await?;
+        ensure_container(client, &opts.container).await?;
         if opts.segment_size.is_none() {
             return Ok::<_, SwiftError>((None, usize::MAX));
         }
@@ -166,31 +214,16 @@ pub fn upload(
                 .unwrap_or(1000) as usize,
             _ => usize::MAX,
         };
-        ensure_container(&mut client, &seg_container(opts)).await?;
+        ensure_container(client, &seg_container(opts)).await?;
         Ok((Some(kind), max))
     })?;
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64();
-    let mut report = UploadReport {
-        container: opts.container.clone(),
-        object: opts.name.clone(),
-        size: 0,
-        etag: String::new(),
-        manifest: kind,
-        segment_container: kind.map(|_| seg_container(opts)),
-        segments: Vec::new(),
-        stream: matches!(source, Source::Stream(_)),
-        unbuffered_segments: 0,
-        bytes_sent: 0,
-        retries: 0,
-        reauths: 0,
-        faults: Vec::new(),
-        elapsed_s: 0.0,
-        manifest_written: false,
-    };
-    let result = match (source, opts.segment_size, kind) {
+    report.manifest = kind;
+    report.segment_container = kind.map(|_| seg_container(opts));
+    match (source, opts.segment_size, kind) {
         (Source::File { file, start, len }, Some(seg), Some(kind)) if len > seg => {
             let segments = len.div_ceil(seg);
             if segments as usize > max_segments {
@@ -210,7 +243,7 @@ pub fn upload(
                 progress,
                 &mut report.segments,
             )
-            .and_then(|()| finish_large(&mut client, opts, kind, &mut report))
+            .and_then(|()| finish_large(client, opts, kind, report))
         }
         (Source::File { file, start, len }, _, _) => {
             progress.total.store(len, Ordering::Relaxed);
@@ -219,7 +252,7 @@ pub fn upload(
             report.segment_container = None;
             let mut body = FileRange::new(&file, start, len);
             super::block_on(put_checked(
-                &mut client,
+                client,
                 &object_path(&opts.container, Some(&opts.name)),
                 &[],
                 &mut body,
@@ -237,7 +270,7 @@ pub fn upload(
                 (Some(seg), Some(kind)) => {
                     let prefix = segment_prefix(opts, kind, stamp, "stream", seg);
                     let r = upload_stream_segments(
-                        &mut client,
+                        client,
                         opts,
                         &mut src,
                         &budget,
@@ -246,7 +279,7 @@ pub fn upload(
                         &prefix,
                         progress,
                         &on_fallback,
-                        &mut report,
+                        report,
                     );
                     r.and_then(|()| {
                         if report.segments.is_empty() {
@@ -255,7 +288,7 @@ pub fn upload(
                             report.segment_container = None;
                             let mut body = NoBody;
                             super::block_on(put_checked(
-                                &mut client,
+                                client,
                                 &object_path(&opts.container, Some(&opts.name)),
                                 &[],
                                 &mut body,
@@ -263,23 +296,22 @@ pub fn upload(
                             ))
                             .map(|etag| report.etag = etag)
                         } else {
-                            finish_large(&mut client, opts, kind, &mut report)
+                            finish_large(client, opts, kind, report)
                         }
                     })
                 }
                 _ => {
-                    // One object from a stream: buffered if the budget can
-                    // hold any amount, which it cannot know in advance.
+                    // One object from a stream: its size is unknown, so no
+                    // budget can promise to hold it; it goes unbuffered.
                     report.manifest = None;
                     report.segment_container = None;
                     let mut body = StreamSegment::new(&mut src, u64::MAX, &budget, "object")?;
                     if !body.buffered() {
                         report.unbuffered_segments = 1;
                         progress.unbuffered.store(1, Ordering::Relaxed);
-                        on_fallback(0);
                     }
                     let r = super::block_on(put_checked(
-                        &mut client,
+                        client,
                         &object_path(&opts.container, Some(&opts.name)),
                         &[],
                         &mut body,
@@ -291,18 +323,7 @@ pub fn upload(
                 }
             }
         }
-    };
-    let c = &session.counters;
-    report.bytes_sent = c.bytes_sent.load(Ordering::Relaxed);
-    report.retries = c.retries.load(Ordering::Relaxed);
-    report.reauths = c.reauths.load(Ordering::Relaxed);
-    report.faults = c.faults();
-    report.elapsed_s = started.elapsed().as_secs_f64();
-    if let Err(e) = result {
-        abandon(&mut client, &report);
-        return Err(e);
     }
-    Ok(report)
 }
 
 fn seg_container(opts: &UploadOptions) -> String {
