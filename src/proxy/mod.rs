@@ -8,10 +8,12 @@ pub mod auth;
 pub mod backend;
 pub mod container;
 pub mod cors;
+pub mod gatekeeper;
 pub mod info;
 pub mod listing;
 pub mod listing_params;
 pub mod meta;
+pub mod mw;
 pub mod object;
 pub mod path;
 
@@ -22,7 +24,7 @@ use tracing::info;
 use crate::common::constraints::Constraints;
 use crate::db::{AccountState, ContainerInfo, DbPool};
 use crate::http::conn::{Handler, LogEntry};
-use crate::http::{BodyReader, Request, Response};
+use crate::http::{BodyReader, BodySource, Request, Response};
 
 use acl::{account_access, parse_account_acl, parse_acl, referrer_allowed, AccountAccess};
 use auth::{AuthResult, TempAuth};
@@ -40,12 +42,22 @@ enum Grant {
     Owner,
 }
 
+/// One worker's proxy state, shared (by `Rc`) with the feature modules and
+/// the response streams that make subrequests.
+pub struct Proxy {
+    /// Swift's constraints.
+    pub constraints: Constraints,
+    auth: TempAuth,
+    /// Where storage requests go.
+    pub backend: Backend,
+    /// Account and container databases.
+    pub db: DbPool,
+    features: Vec<Box<dyn mw::Feature>>,
+}
+
 /// One worker's proxy application.
 pub struct App {
-    constraints: Constraints,
-    auth: TempAuth,
-    backend: Backend,
-    db: DbPool,
+    proxy: Rc<Proxy>,
     info_json: Rc<String>,
     default_host: String,
     log_requests: bool,
@@ -68,10 +80,13 @@ impl App {
         log_requests: bool,
     ) -> Self {
         App {
-            constraints,
-            auth,
-            backend,
-            db,
+            proxy: Rc::new(Proxy {
+                features: mw::pipeline(&constraints),
+                constraints,
+                auth,
+                backend,
+                db,
+            }),
             info_json,
             default_host,
             log_requests,
@@ -79,6 +94,7 @@ impl App {
     }
 
     async fn route(&self, req: &Request, body: &mut BodyReader<'_>) -> Response {
+        let p = &self.proxy;
         let path = match path::decode(&req.raw_path) {
             Ok(p) => p,
             Err(r) => return r,
@@ -89,22 +105,49 @@ impl App {
             }
             "/info" => return self.info(req),
             "/auth/v1.0" | "/auth/v1.0/" | "/v1.0" | "/auth" | "/auth/" => {
-                return self.auth.handle_get_token(req, &self.default_host)
+                return p.auth.handle_get_token(req, &self.default_host)
             }
             _ => {}
         }
-        let sp = match path::split(&path, &self.constraints) {
+        let sp = match path::split(&path, &p.constraints) {
             Ok(Some(sp)) => sp,
             Ok(None) => return Response::status(404),
             Err(r) => return r,
         };
         if req.method == "OPTIONS" {
-            return self.options(req, &sp).await;
+            return p.options(req, &sp).await;
         }
-        let who = self.auth.authenticate(&req.headers);
-        let grant = match self.account_grant(&who, &sp.account).await {
-            Ok(g) => g,
-            Err(r) => return r,
+        let who = p.auth.authenticate(&req.headers);
+        let mut head = req.clone();
+        gatekeeper::strip_request(&mut head.headers);
+        let sreq = mw::SwiftRequest {
+            head,
+            path: sp,
+            who: Rc::new(who),
+            preauthed: false,
+            source: None,
+        };
+        let mut body = BodySource::Client(body);
+        let mut resp = p.call(0, &sreq, &mut body).await;
+        gatekeeper::strip_response(&mut resp);
+        resp
+    }
+}
+
+impl Proxy {
+    /// Below the pipeline: authorization (unless pre-authorized), then the
+    /// account, container or object controller.
+    async fn dispatch(&self, sreq: &mw::SwiftRequest, body: &mut BodySource<'_, '_>) -> Response {
+        let req = &sreq.head;
+        let sp = &sreq.path;
+        let who = &*sreq.who;
+        let grant = if sreq.preauthed {
+            Grant::Owner
+        } else {
+            match self.account_grant(who, &sp.account).await {
+                Ok(g) => g,
+                Err(r) => return r,
+            }
         };
         let deny = || match who {
             AuthResult::Anonymous => auth::unauthorized(&sp.account),
@@ -122,7 +165,7 @@ impl App {
                 req,
                 account: &sp.account,
                 owner: grant == Grant::Owner,
-                reseller: matches!(&who, AuthResult::User(id) if id.reseller_admin),
+                reseller: matches!(who, AuthResult::User(id) if id.reseller_admin),
             };
             return account::handle(&self.db, &self.constraints, &ar).await;
         };
@@ -143,7 +186,7 @@ impl App {
         } else {
             None
         };
-        if !self.container_allowed(&who, grant, req, &sp, info.as_ref()) {
+        if !self.container_allowed(who, grant, req, sp, info.as_ref()) {
             return deny();
         }
         let mut resp = match sp.object.as_deref() {
@@ -274,7 +317,9 @@ impl App {
             .map(|i| CorsInfo::from_meta(i.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         cors::preflight(&req.headers, Some(&cors.unwrap_or_default()), methods)
     }
+}
 
+impl App {
     fn info(&self, req: &Request) -> Response {
         match req.method.as_str() {
             "GET" | "HEAD" => {
