@@ -182,6 +182,21 @@ fn stream_upload_survives_every_fault_kind() {
     assert_eq!(j["fallback"], false, "{j}");
     assert_eq!(j["unbuffered_segments"], 0, "{j}");
     assert_eq!(j["size"], data.len() as u64, "{j}");
+    let seen: Vec<String> = j["faults"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    for status in ["HTTP 503", "HTTP 408", "HTTP 401", "HTTP 500", "timed out"] {
+        assert!(
+            seen.iter().any(|f| f.contains(status)),
+            "no {status} in {seen:?}"
+        );
+    }
     assert_eq!(j["manifest"], "dlo", "{j}");
     let sent = j["bytes_sent"].as_u64().unwrap_or(0);
     let resent = sent - data.len() as u64;

@@ -400,8 +400,17 @@ fn serve(client: TcpStream, s: &Shared) -> io::Result<()> {
                 }
                 copy_body(&mut cw, None, framing, n, Some(&s.seen.body_bytes))?;
                 client.write_all(&status_response(code))?;
-                // Read (and drop) the rest so the client gets to read the answer.
-                let _ = copy_body(&mut cw, None, framing, u64::MAX, Some(&s.seen.body_bytes));
+                // Read (and drop) whatever else comes, raw, until the client
+                // has read the answer and closes: it then sees the status.
+                let _ = cw.s.set_read_timeout(Some(Duration::from_secs(5)));
+                while let Ok(piece) = cw.take(64 * 1024) {
+                    if piece.is_empty() {
+                        break;
+                    }
+                    s.seen
+                        .body_bytes
+                        .fetch_add(piece.len() as u64, Ordering::Relaxed);
+                }
             } else {
                 client.write_all(&status_response(code))?;
             }
