@@ -30,6 +30,17 @@ enum Command {
     /// Load-test a Swift endpoint (paco or OpenStack Swift) and report
     /// latency percentiles, throughput and errors.
     Bench(paco::bench::options::BenchArgs),
+    /// Upload a file or standard input (as a resumable segmented large
+    /// object with --segment-size).
+    Upload(paco::client::cli::UploadArgs),
+    /// Download an object (large objects included), verifying it.
+    Download(paco::client::cli::DownloadArgs),
+    /// List the account's containers or a container's objects.
+    List(paco::client::cli::ListArgs),
+    /// Delete objects (with their segments), or a container and everything in it.
+    Delete(paco::client::cli::DeleteArgs),
+    /// Show the headers of the account, a container or an object.
+    Stat(paco::client::cli::StatArgs),
     /// Operator tools that work on a stopped node's data.
     #[command(subcommand)]
     Admin(paco::admin::AdminCommand),
@@ -98,6 +109,11 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Upload(a) => paco::client::cli::upload(a),
+        Command::Download(a) => paco::client::cli::download(a),
+        Command::List(a) => paco::client::cli::list(a),
+        Command::Delete(a) => paco::client::cli::delete(a),
+        Command::Stat(a) => paco::client::cli::stat(a),
         Command::Serve(args) => {
             tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))

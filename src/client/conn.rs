@@ -124,8 +124,34 @@ impl ClientConn {
         Ok(n)
     }
 
+    /// Writes `buf` completely (within the timeout) and hands it back.
+    pub async fn write_all<T: monoio::buf::IoBuf + 'static>(
+        &mut self,
+        buf: T,
+    ) -> Result<T, ClientError> {
+        let (res, buf) = monoio::time::timeout(self.timeout, self.stream.write_all(buf))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write timed out"))?;
+        if let Err(e) = res {
+            self.closed = true;
+            return Err(e.into());
+        }
+        Ok(buf)
+    }
+
+    /// Marks the connection unusable (after a request whose body was not sent).
+    pub fn mark_closed(&mut self) {
+        self.closed = true;
+    }
+
     /// Reads a response head (skipping `100 Continue`).
     pub async fn read_head(&mut self) -> Result<ResponseHead, ClientError> {
+        self.read_head_interim(false).await
+    }
+
+    /// Reads a response head; with `interim`, a `100 Continue` is returned
+    /// instead of skipped (the caller sent `Expect: 100-continue`).
+    pub async fn read_head_interim(&mut self, interim: bool) -> Result<ResponseHead, ClientError> {
         loop {
             let avail = &self.rbuf[self.rpos..];
             let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -144,7 +170,7 @@ impl ClientConn {
                         })
                         .collect();
                     self.rpos += n;
-                    if status == 100 {
+                    if status == 100 && !interim {
                         continue;
                     }
                     return Ok(ResponseHead { status, headers });
