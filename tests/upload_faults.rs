@@ -64,15 +64,16 @@ fn assert_segments_hold(node: &Node, tok: &str, object: &str, data: &[u8]) {
     assert!(joined == data, "segments do not reassemble the source");
 }
 
-/// The DLO manifest object's X-Object-Manifest, read raw.
-fn manifest_header(node: &Node, tok: &str, object: &str) -> Option<String> {
+/// The manifest object itself (not the large object it describes).
+fn manifest(node: &Node, tok: &str, object: &str) -> common::Response {
     let r = node.req(
-        "HEAD",
+        "GET",
         &format!("/v1/AUTH_test/c/{object}?multipart-manifest=get"),
         &[("X-Auth-Token", tok)],
         b"",
     );
-    r.header("x-object-manifest").map(str::to_string)
+    assert_eq!(r.status, 200, "{r:?}");
+    r
 }
 
 fn upload_args<'a>(buffer_dir: &'a str, limit: &'a str, name: &'a str) -> Vec<&'a str> {
@@ -197,7 +198,8 @@ fn stream_upload_survives_every_fault_kind() {
             "no {status} in {seen:?}"
         );
     }
-    assert_eq!(j["manifest"], "dlo", "{j}");
+    // paco's /info advertises SLO, so the client writes an SLO manifest.
+    assert_eq!(j["manifest"], "slo", "{j}");
     let sent = j["bytes_sent"].as_u64().unwrap_or(0);
     let resent = sent - data.len() as u64;
     assert!(
@@ -212,25 +214,26 @@ fn stream_upload_survives_every_fault_kind() {
         assert_eq!(s["buffered"], true, "segment {i}");
     }
     assert_segments_hold(&node, &tok, "s", &data);
-    let m = manifest_header(&node, &tok, "s").expect("X-Object-Manifest stored");
-    assert!(m.starts_with("c_segments/s/dlo/"), "{m}");
+    let m = manifest(&node, &tok, "s");
+    assert_eq!(m.header("x-static-large-object"), Some("True"), "{m:?}");
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&m.body).expect("SLO manifest");
+    assert_eq!(listed.len(), 7);
+    for (row, seg) in listed.iter().zip(segs) {
+        assert_eq!(row["hash"], seg["etag"], "{row}");
+        assert_eq!(row["bytes"], seg["size"], "{row}");
+    }
     assert!(
         entries(tmp.path()).is_empty(),
         "temp files left: {:?}",
         entries(tmp.path())
     );
-    // The object as served: verified (size and ETag) once the node serves
-    // DLO; until then the client must refuse to call it done.
-    if r.status.success() {
-        assert!(j.get("error").is_none(), "{j}");
-    } else {
-        let e = j["error"].as_str().unwrap_or("");
-        assert!(
-            e.contains("not served as a large object"),
-            "{j}\n{}",
-            r.stderr
-        );
-    }
+    // The node serves the large object: the client verified its size and
+    // ETag, and it reads back byte for byte.
+    assert!(r.status.success(), "{j}\n{}", r.stderr);
+    assert!(j.get("error").is_none(), "{j}");
+    let got = node.req("GET", "/v1/AUTH_test/c/s", &[("X-Auth-Token", &tok)], b"");
+    assert_eq!(got.status, 200);
+    assert!(got.body == data, "large object differs from the source");
 }
 
 /// With `--buffer-limit 0` nothing is buffered: every segment is streamed
@@ -253,7 +256,12 @@ fn zero_budget_falls_back_to_unbuffered_and_reports_it() {
     let j = r.json();
     assert_eq!(j["fallback"], true, "{j}");
     assert_eq!(j["unbuffered_segments"], 3, "{j}");
-    assert_eq!(j["bytes_sent"], data.len() as u64, "{j}");
+    // Every data byte once, plus the SLO manifest's own body.
+    let sent = j["bytes_sent"].as_u64().unwrap_or(0);
+    assert!(
+        (data.len() as u64..data.len() as u64 + 4096).contains(&sent),
+        "{j}"
+    );
     assert!(r.stderr.contains("sending it unbuffered"), "{}", r.stderr);
     assert_segments_hold(&node, &tok, "z", &data);
     assert!(entries(tmp.path()).is_empty());
