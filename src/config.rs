@@ -24,6 +24,9 @@ pub struct Config {
     pub driver: Driver,
     /// Open connections one worker holds before refusing more with 503.
     pub max_connections_per_worker: usize,
+    /// Kernel threads each io_uring worker may use for blocking file
+    /// operations (fsync, open, mkdir): how many durable writes overlap.
+    pub io_wq_max_workers: u32,
     /// Seconds a keep-alive connection may sit idle between requests.
     pub idle_timeout_secs: u64,
     /// Seconds a client may take to send the next piece of a request (head or
@@ -126,6 +129,7 @@ impl Default for Config {
             pin_workers: true,
             driver: Driver::Auto,
             max_connections_per_worker: 4096,
+            io_wq_max_workers: 64,
             idle_timeout_secs: 60,
             client_timeout_secs: 60,
             shutdown_grace_secs: 30,
@@ -243,6 +247,9 @@ impl Config {
             || self.storage.device.starts_with('.')
         {
             return bad("storage.device must be a plain directory name");
+        }
+        if !(1..=1024).contains(&self.io_wq_max_workers) {
+            return bad("io_wq_max_workers must be between 1 and 1024");
         }
         if self.max_connections_per_worker == 0 {
             return bad("max_connections_per_worker must be at least 1");

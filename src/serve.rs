@@ -108,6 +108,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         pin: config.pin_workers,
         driver: config.driver,
         max_connections: config.max_connections_per_worker,
+        io_wq_max_workers: config.io_wq_max_workers,
         shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
         limits,
     };

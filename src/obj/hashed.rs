@@ -215,6 +215,24 @@ async fn read_exact_at(file: &File, len: usize, pos: u64) -> Result<Vec<u8>, Dis
     Ok(buf)
 }
 
+/// Fsyncs directories whose entries changed. The write is acknowledged only
+/// after all of them, and no order among them matters for that, so the two
+/// of the common case (a new hash directory and its suffix directory) are
+/// flushed at once rather than one after the other.
+async fn fsync_dirs(dirs: &[PathBuf]) -> io::Result<()> {
+    let mut rest = dirs;
+    while let [a, b, tail @ ..] = rest {
+        let (ra, rb) = monoio::join!(fsync_dir(a), fsync_dir(b));
+        ra?;
+        rb?;
+        rest = tail;
+    }
+    if let [last] = rest {
+        fsync_dir(last).await?;
+    }
+    Ok(())
+}
+
 /// Opens a directory and fsyncs it, making renames and creations in it durable.
 async fn fsync_dir(dir: &Path) -> io::Result<()> {
     let f = OpenOptions::new()
@@ -422,15 +440,17 @@ impl DiskFileWriter for HashedWriter {
             .join(format!("{}{}", timestamp.internal(), self.ext.suffix()));
         monoio::fs::rename(&self.tmp_path, &target).await?;
         self.done = true;
+        let fresh_dir = !changed.is_empty();
         changed.push(self.dir.clone());
-        for dir in changed.iter().rev() {
-            fsync_dir(dir).await?;
-        }
+        fsync_dirs(&changed).await?;
         // Older versions are now unreachable; losing this cleanup to a crash
-        // only leaves files the next write removes.
-        if let Ok(listing) = list_dir(&self.dir) {
-            for name in listing.obsolete {
-                let _ = monoio::fs::remove_file(self.dir.join(name)).await;
+        // only leaves files the next write removes. A directory made just
+        // now holds nothing older.
+        if !fresh_dir {
+            if let Ok(listing) = list_dir(&self.dir) {
+                for name in listing.obsolete {
+                    let _ = monoio::fs::remove_file(self.dir.join(name)).await;
+                }
             }
         }
         Ok(())

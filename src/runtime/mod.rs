@@ -2,6 +2,7 @@
 //! own monoio runtime and its own `SO_REUSEPORT` listener, serving every
 //! connection it accepts from start to end on that thread.
 
+pub mod iowq;
 pub mod shutdown;
 
 use std::cell::Cell;
@@ -31,6 +32,8 @@ pub struct WorkerSpec {
     pub driver: Driver,
     /// Connection cap per worker.
     pub max_connections: usize,
+    /// io-wq threads per io_uring worker for blocking file operations.
+    pub io_wq_max_workers: u32,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
     /// HTTP limits.
@@ -113,6 +116,9 @@ where
                         .enable_timer()
                         .build()
                         .map(|mut rt| {
+                            if let Err(e) = iowq::set_bounded_workers(spec.io_wq_max_workers) {
+                                warn!(worker = i, "could not raise the io-wq worker limit: {e}");
+                            }
                             rt.block_on(worker_main(i, spec, listener, flag, make_handler))
                         }),
                     _ => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
