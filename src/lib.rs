@@ -12,5 +12,6 @@ pub mod db;
 pub mod http;
 pub mod obj;
 pub mod proxy;
+pub mod ring;
 pub mod runtime;
 pub mod serve;
