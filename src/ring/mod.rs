@@ -13,13 +13,14 @@
 //!
 //! docs/rings.md is the operator's guide.
 
-//pub mod builder;
+pub mod builder;
 //pub mod cli;
-//pub mod describe;
+pub mod describe;
 pub mod device;
+pub mod devspec;
 mod gzio;
 pub mod lookup;
-//pub mod rebalance;
+pub mod rebalance;
 //pub mod reload;
 pub mod ringdata;
 //pub mod swiftconf;
