@@ -21,9 +21,9 @@ pub mod devspec;
 mod gzio;
 pub mod lookup;
 pub mod rebalance;
-//pub mod reload;
+pub mod reload;
 pub mod ringdata;
-//pub mod swiftconf;
+pub mod swiftconf;
 
 pub use device::Device;
 pub use lookup::Ring;
