@@ -14,7 +14,7 @@
 //! docs/rings.md is the operator's guide.
 
 pub mod builder;
-//pub mod cli;
+pub mod cli;
 pub mod describe;
 pub mod device;
 pub mod devspec;
