@@ -19,6 +19,13 @@ use super::builder::{RingBuilder, NONE_DEV};
 use super::describe;
 use super::RingError;
 
+/// How good a device is for a replica, smaller is better: duplicate,
+/// full, replicas already in its region, zone, server; fill; tie-break.
+type PlaceKey = (bool, bool, u32, u32, u32, f64, u64);
+
+/// A replica's device id and its region, zone and server ids.
+type Seen = (u32, u32, u32, u32);
+
 /// Replicas examined per partition when measuring its dispersion.
 const MAX_SEEN: usize = super::builder::MAX_REPLICAS as usize;
 
@@ -201,7 +208,7 @@ impl State<'_> {
         let mut out = Vec::new();
         let rows = self.b.replica2part2dev.len();
         let dedupe = self.active.len() >= rows;
-        for part in 0..self.b.parts() {
+        for (part, moved_part) in moved.iter_mut().enumerate() {
             for r in 0..rows {
                 let id = self.b.replica2part2dev[r][part];
                 let gone = id == NONE_DEV
@@ -212,7 +219,7 @@ impl State<'_> {
                     && (0..r).any(|o| self.b.replica2part2dev[o][part] == id);
                 if gone || dup {
                     if id != NONE_DEV {
-                        moved[part] = true;
+                        *moved_part = true;
                     }
                     self.unassign(part, r, &mut out);
                 }
@@ -313,7 +320,7 @@ impl State<'_> {
                     others.push((id, self.tiers[id as usize]));
                 }
             }
-            let mut best: Option<((bool, bool, u32, u32, u32, f64, u64), u32)> = None;
+            let mut best: Option<(PlaceKey, u32)> = None;
             for &id in &self.active {
                 let t = self.tiers[id as usize];
                 let (mut dup, mut rc, mut zc, mut ic) = (false, 0, 0, 0);
@@ -350,7 +357,7 @@ impl State<'_> {
     /// How far a partition exceeds the per-tier maxima (0 = as dispersed
     /// as the topology allows), with a duplicate device counting most.
     fn excess(&self, part: usize) -> u32 {
-        let mut seen: [(u32, u32, u32, u32); MAX_SEEN] = [(0, 0, 0, 0); MAX_SEEN];
+        let mut seen: [Seen; MAX_SEEN] = [(0, 0, 0, 0); MAX_SEEN];
         let mut n = 0;
         for row in &self.b.replica2part2dev {
             let id = row[part];
@@ -364,7 +371,7 @@ impl State<'_> {
         let mut total = 0;
         for (i, &(id, r, z, ip)) in seen.iter().enumerate() {
             // Count each domain once, at its first replica.
-            let first = |f: &dyn Fn(&(u32, u32, u32, u32)) -> bool| !seen[..i].iter().any(f);
+            let first = |f: &dyn Fn(&Seen) -> bool| !seen[..i].iter().any(f);
             if first(&|s| s.1 == r) {
                 let c = seen.iter().filter(|s| s.1 == r).count() as u32;
                 total += c.saturating_sub(self.maxima.region[r as usize]);

@@ -89,6 +89,7 @@ fn uneven_weights_are_honoured() {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn adding_a_device_moves_only_its_share_and_respects_min_part_hours() {
     let mut b = three_zones(10, 1);
     rebalance(&mut b, 0, 1).unwrap();
