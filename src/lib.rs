@@ -15,3 +15,4 @@ pub mod proxy;
 pub mod ring;
 pub mod runtime;
 pub mod serve;
+pub mod server;
