@@ -13,7 +13,7 @@
 #                                             tests are not in expected.txt, so
 #                                             the verdict lists them as missing)
 #   scripts/conformance.sh --no-e2e           skip the swiftclient end to end
-#   scripts/conformance.sh --no-ring-interop  skip the ring.gz checks against Swift
+#   scripts/conformance.sh --no-ring-interop  skip the ring and Swift-proxy interop checks
 #   scripts/conformance.sh -k EXPR            pass -k EXPR to pytest (debugging)
 #
 # Environment:
@@ -155,20 +155,24 @@ if [ -z "${PACO_BIN:-}" ]; then
 fi
 [ -x "$PACO_BIN" ] || die "no paco binary at $PACO_BIN"
 
-# ------------------------------------------------------- ring interop
+# ---------------------------------------------- ring and backend interop
 # paco and Swift 2.38.3 must read each other's ring files and agree on every
-# partition, primary and handoff (scripts/ring_interop.py; docs/rings.md).
-RING_INTEROP_FAILED=0
+# partition, primary and handoff (scripts/ring_interop.py), and a real Swift
+# proxy must serve python-swiftclient through paco's backend listener
+# (scripts/swift_proxy_interop.py). docs/rings.md describes both.
+INTEROP_FAILED=0
 if [ "$RUN_RING_INTEROP" = 1 ]; then
-    log "running ring interop against Swift $SWIFT_VERSION"
-    if timeout --foreground -k 10 900 "$VPY" "$REPO_ROOT/scripts/ring_interop.py" --paco "$PACO_BIN" \
-        >"$OUT_DIR/ring_interop.log" 2>&1; then
-        log "ring interop: $(tail -n 1 "$OUT_DIR/ring_interop.log")"
-    else
-        RING_INTEROP_FAILED=1
-        log "ring interop FAILED; see $OUT_DIR/ring_interop.log:"
-        grep -E '^FAIL|Error|error' "$OUT_DIR/ring_interop.log" | head -n 20 >&2 || true
-    fi
+    for check in ring_interop swift_proxy_interop; do
+        log "running $check against Swift $SWIFT_VERSION"
+        if timeout --foreground -k 10 900 "$VPY" "$REPO_ROOT/scripts/$check.py" --paco "$PACO_BIN" \
+            >"$OUT_DIR/$check.log" 2>&1; then
+            log "$check: $(tail -n 1 "$OUT_DIR/$check.log")"
+        else
+            INTEROP_FAILED=1
+            log "$check FAILED; see $OUT_DIR/$check.log:"
+            grep -E '^FAIL|Error|error' "$OUT_DIR/$check.log" | head -n 20 >&2 || true
+        fi
+    done
 fi
 
 # ------------------------------------------------------------- the node
@@ -379,8 +383,8 @@ log "logs: $RUN_DIR (pytest output per module, paco.log); results: $RESULTS"
 log "total time $((END_TS - START_TS))s"
 rc=0
 "$PY_BOOT" "$CONF_DIR/judge.py" check --results "$RESULTS" --expected "$EXPECTED" || rc=$?
-if [ "$RING_INTEROP_FAILED" = 1 ]; then
-    log "FAILURE: ring interop with Swift (see $OUT_DIR/ring_interop.log)"
+if [ "$INTEROP_FAILED" = 1 ]; then
+    log "FAILURE: ring or backend interop with Swift (see $OUT_DIR/*interop.log)"
     rc=1
 fi
 if [ "$NODE_DIED" = 1 ]; then
