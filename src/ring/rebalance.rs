@@ -247,6 +247,27 @@ impl State<'_> {
         score
     }
 
+    /// How crowded replica `replica` of `part` would be on device `dev`
+    /// (as [`State::crowding`]); `None` when `dev` already holds the part.
+    fn conflict(&self, part: usize, replica: usize, dev: u32) -> Option<u32> {
+        let me = self.tiers[dev as usize];
+        let mut score = 0;
+        for (r, row) in self.b.replica2part2dev.iter().enumerate() {
+            let id = row[part];
+            if r == replica || id == NONE_DEV {
+                continue;
+            }
+            if id == dev {
+                return None;
+            }
+            let t = self.tiers[id as usize];
+            score += u32::from(t.region == me.region)
+                + 2 * u32::from(t.zone == me.zone)
+                + 4 * u32::from(t.ip == me.ip);
+        }
+        Some(score)
+    }
+
     /// The excess of every device above its share, taking movable
     /// partitions, the most crowded replicas first.
     fn gather_balance(&mut self, moved: &mut [bool]) -> Vec<(usize, usize)> {
@@ -271,18 +292,19 @@ impl State<'_> {
                 continue;
             }
             cands.shuffle(&mut self.rng);
-            let rows = &self.b.replica2part2dev;
-            let mut scored: Vec<(bool, u32, usize, usize)> = cands
+            let mut scored: Vec<(bool, i64, usize, usize)> = cands
                 .into_iter()
                 .filter(|&(p, _)| self.movable(p) && !(limit_one && moved[p]))
                 .map(|(p, r)| {
-                    // A replica is only worth taking if some device with
-                    // room does not hold the partition already.
-                    let fits = under.iter().any(|&u| rows.iter().all(|row| row[p] != u));
-                    (fits, self.crowding(p, r), p, r)
+                    // Prefer replicas that some device with room can take
+                    // with fewer shared failure domains than they have now:
+                    // moving them improves dispersion as well as balance.
+                    let landing = under.iter().filter_map(|&u| self.conflict(p, r, u)).min();
+                    let gain = landing.map_or(0, |l| i64::from(self.crowding(p, r)) - i64::from(l));
+                    (landing.is_none(), -gain, p, r)
                 })
                 .collect();
-            scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+            scored.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
             for (_, _, p, r) in scored {
                 if self.count[id] <= self.want[id] {
                     break;

@@ -242,3 +242,30 @@ fn timing_large() {
         r.dispersion
     );
 }
+
+#[test]
+fn growth_keeps_dispersion_when_weights_allow() {
+    // Two regions, six zones, uneven weights; then a heavy new device in a
+    // zone that can still take it without doubling up partitions.
+    let mut b = RingBuilder::new(10, 3, 1).unwrap();
+    for r in 1..=2u32 {
+        for z in 1..=3u32 {
+            for s in 1..=2u32 {
+                add(&mut b, &format!("r{r}z{z}-10.{r}.{z}.{s}:6200/sda"), 100.0);
+                add(
+                    &mut b,
+                    &format!("r{r}z{z}-10.{r}.{z}.{s}:6200/sdb"),
+                    f64::from(50 + 30 * (s + z + r)),
+                );
+            }
+        }
+    }
+    let r = rebalance(&mut b, 0, 5).unwrap();
+    assert_eq!(r.dispersion, 0.0);
+    add(&mut b, "r2z2-10.2.2.9:6200/sda", 300.0);
+    let r = rebalance(&mut b, 7200, 5).unwrap();
+    let share = targets(&b)[24];
+    assert_eq!(r.moved, share, "only the new device's share moves");
+    assert!(r.balance < 1.0, "balance {}", r.balance);
+    assert!(r.dispersion < 0.5, "dispersion {}", r.dispersion);
+}
