@@ -11,6 +11,7 @@ in the same order:
   * rings built by the real swift-ring-builder (format v1 and v2, several
     regions and zones, uneven weights, part power 10 and 17 -- the latter
     makes the handoff walk step over partitions);
+  * a ring with a removed device (a null slot in the device list);
   * a v2 ring with 4-byte device ids written by Swift;
   * rings built and written by paco (v1 and v2), loaded by Swift;
   * Swift rings rewritten by `paco ring convert`, loaded by Swift.
@@ -164,6 +165,21 @@ def main():
             conv1 = os.path.join(work, name + "-paco-v1.ring.gz")
             c.run(c.paco, "ring", "convert", v2, conv1, "--format-version", "1")
             c.swift_also_reads("paco convert of %s v2 to v1" % name, conv1, v2)
+
+        # A ring with a removed device (a null hole in the device list).
+        srb = os.path.join(os.path.dirname(sys.executable), "swift-ring-builder")
+        builder = os.path.join(work, "small.builder")
+        c.run(srb, builder, "remove", "d3")
+        c.run(srb, builder, "pretend_min_part_hours_passed")
+        subprocess.run([srb, builder, "rebalance"], capture_output=True, cwd=work)
+        subprocess.run([srb, builder, "write_ring", "--format-version", "2"],
+                       capture_output=True, cwd=work)
+        holed = os.path.join(work, "small.ring.gz")
+        if RingData.load(holed).devs[3] is None:
+            c.compare("swift-ring-builder ring with a removed device", holed, seed=33)
+        else:
+            c.failed += 1
+            print("FAIL swift-ring-builder did not leave a hole for d3")
 
         # 4-byte device ids (v2 only), written by Swift itself.
         rd = RingData.load(os.path.join(work, "small-v2.ring.gz"))
