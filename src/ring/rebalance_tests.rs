@@ -269,3 +269,19 @@ fn growth_keeps_dispersion_when_weights_allow() {
     assert!(r.balance < 1.0, "balance {}", r.balance);
     assert!(r.dispersion < 0.5, "dispersion {}", r.dispersion);
 }
+
+#[test]
+fn replica_count_changes() {
+    let mut b = three_zones(8, 1);
+    rebalance(&mut b, 0, 1).unwrap();
+    b.set_replicas(4).unwrap();
+    let r = rebalance(&mut b, 60, 1).unwrap();
+    // Only the new replicas are placed, even within min_part_hours.
+    assert_eq!(r.moved, 256);
+    assert_valid(&b);
+    assert!(r.balance < 1.5, "balance {}", r.balance);
+    b.set_replicas(2).unwrap();
+    rebalance(&mut b, 120, 1).unwrap();
+    assert_valid(&b);
+    assert_eq!(b.to_ring_data().unwrap().replica_count(), 2.0);
+}
