@@ -11,7 +11,8 @@ in the same order:
   * rings built by the real swift-ring-builder (format v1 and v2, several
     regions and zones, uneven weights, part power 10 and 17 -- the latter
     makes the handoff walk step over partitions);
-  * a ring with a removed device (a null slot in the device list);
+  * a 2.5-replica ring (short last row) and a ring with a removed device
+    (a null slot in the device list);
   * a v2 ring with 4-byte device ids written by Swift;
   * rings built and written by paco (v1 and v2), loaded by Swift;
   * Swift rings rewritten by `paco ring convert`, loaded by Swift.
@@ -120,10 +121,10 @@ class Checker:
     def run(self, *args):
         return subprocess.run(args, check=True, capture_output=True, cwd=self.work)
 
-    def swift_builder(self, name, part_power, devices):
+    def swift_builder(self, name, part_power, devices, replicas="3"):
         builder = os.path.join(self.work, name + ".builder")
         srb = os.path.join(os.path.dirname(sys.executable), "swift-ring-builder")
-        self.run(srb, builder, "create", str(part_power), "3", "1")
+        self.run(srb, builder, "create", str(part_power), replicas, "1")
         for spec, weight in devices:
             self.run(srb, builder, "add", spec, str(weight))
         # swift-ring-builder exits 1 for warnings (e.g. balance); check the file instead.
@@ -165,6 +166,15 @@ def main():
             conv1 = os.path.join(work, name + "-paco-v1.ring.gz")
             c.run(c.paco, "ring", "convert", v2, conv1, "--format-version", "1")
             c.swift_also_reads("paco convert of %s v2 to v1" % name, conv1, v2)
+
+        # Fractional replicas: the last replica row is short.
+        v1, v2 = c.swift_builder("frac", 10, topology(), replicas="2.5")
+        if abs(RingData.load(v2).replica_count - 2.5) < 1e-9:
+            c.compare("swift-ring-builder 2.5 replicas v1", v1, seed=25)
+            c.compare("swift-ring-builder 2.5 replicas v2", v2, seed=26)
+        else:
+            c.failed += 1
+            print("FAIL swift-ring-builder did not make a 2.5-replica ring")
 
         # A ring with a removed device (a null hole in the device list).
         srb = os.path.join(os.path.dirname(sys.executable), "swift-ring-builder")

@@ -148,6 +148,7 @@ impl Ring {
             ips: HashSet::new(),
             start: 0,
             inc: 1,
+            s2: 0,
             len1: 0,
             len2: 0,
             pass: 0,
@@ -163,16 +164,23 @@ impl Ring {
         }
         let parts = self.parts;
         let digest: [u8; 16] = Md5::digest(part.to_string().as_bytes()).into();
-        let start = (self.part_of_digest(&digest) as usize).min(parts.saturating_sub(1));
+        let start = self.part_of_digest(&digest) as usize;
         let inc = (parts / 65536).max(1);
         // Python: chain(range(start, parts, inc),
         //               range(inc - ((parts - start) % inc), start, inc))
+        // with Python's non-negative modulo; `start` is past the end only
+        // when the first replica row is short (fewer than one replica).
         h.start = start;
         h.inc = inc;
-        h.len1 = (parts - start).div_ceil(inc);
-        let s2 = inc - ((parts - start) % inc);
-        h.len2 = if s2 < start {
-            (start - s2).div_ceil(inc)
+        h.len1 = if start < parts {
+            (parts - start).div_ceil(inc)
+        } else {
+            0
+        };
+        let rem = (parts as i64 - start as i64).rem_euclid(inc as i64) as usize;
+        h.s2 = inc - rem;
+        h.len2 = if h.s2 < start {
+            (start - h.s2).div_ceil(inc)
         } else {
             0
         };
@@ -189,6 +197,7 @@ pub struct Handoffs<'a> {
     ips: HashSet<(u32, u32, &'a str)>,
     start: usize,
     inc: usize,
+    s2: usize,
     len1: usize,
     len2: usize,
     /// 0: unused regions, 1: unused zones, 2: unused servers, 3: any device.
@@ -203,8 +212,7 @@ impl Handoffs<'_> {
         if step < self.len1 {
             self.start + step * self.inc
         } else {
-            let s2 = self.inc - ((self.ring.parts - self.start) % self.inc);
-            s2 + (step - self.len1) * self.inc
+            self.s2 + (step - self.len1) * self.inc
         }
     }
 
