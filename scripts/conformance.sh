@@ -13,6 +13,7 @@
 #                                             tests are not in expected.txt, so
 #                                             the verdict lists them as missing)
 #   scripts/conformance.sh --no-e2e           skip the swiftclient end to end
+#   scripts/conformance.sh --no-ring-interop  skip the ring and Swift-proxy interop checks
 #   scripts/conformance.sh -k EXPR            pass -k EXPR to pytest (debugging)
 #
 # Environment:
@@ -67,16 +68,18 @@ die() { log "ERROR: $*"; exit 2; }
 
 UPDATE_EXPECTED=0
 RUN_E2E=1
+RUN_RING_INTEROP=1
 MODULES=()
 PYTEST_K=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --update-expected) UPDATE_EXPECTED=1 ;;
         --no-e2e) RUN_E2E=0 ;;
+        --no-ring-interop) RUN_RING_INTEROP=0 ;;
         --modules) shift; read -r -a MODULES <<<"${1:-}" ;;
         --all-modules) MODULES=("${CORE_MODULES[@]}" "${FEATURE_MODULES[@]}" "${UNCLAIMED_MODULES[@]}") ;;
         -k) shift; PYTEST_K=(-k "${1:-}") ;;
-        -h|--help) sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
     shift
@@ -151,6 +154,26 @@ if [ -z "${PACO_BIN:-}" ]; then
     PACO_BIN="$TARGET_DIR/release/paco"
 fi
 [ -x "$PACO_BIN" ] || die "no paco binary at $PACO_BIN"
+
+# ---------------------------------------------- ring and backend interop
+# paco and Swift 2.38.3 must read each other's ring files and agree on every
+# partition, primary and handoff (scripts/ring_interop.py), and a real Swift
+# proxy must serve python-swiftclient through paco's backend listener
+# (scripts/swift_proxy_interop.py). docs/rings.md describes both.
+INTEROP_FAILED=0
+if [ "$RUN_RING_INTEROP" = 1 ]; then
+    for check in ring_interop swift_proxy_interop; do
+        log "running $check against Swift $SWIFT_VERSION"
+        if timeout --foreground -k 10 900 "$VPY" "$REPO_ROOT/scripts/$check.py" --paco "$PACO_BIN" \
+            >"$OUT_DIR/$check.log" 2>&1; then
+            log "$check: $(tail -n 1 "$OUT_DIR/$check.log")"
+        else
+            INTEROP_FAILED=1
+            log "$check FAILED; see $OUT_DIR/$check.log:"
+            grep -E '^FAIL|Error|error' "$OUT_DIR/$check.log" | head -n 20 >&2 || true
+        fi
+    done
+fi
 
 # ------------------------------------------------------------- the node
 TMP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/paco-conformance.XXXXXXXX")"
@@ -360,6 +383,10 @@ log "logs: $RUN_DIR (pytest output per module, paco.log); results: $RESULTS"
 log "total time $((END_TS - START_TS))s"
 rc=0
 "$PY_BOOT" "$CONF_DIR/judge.py" check --results "$RESULTS" --expected "$EXPECTED" || rc=$?
+if [ "$INTEROP_FAILED" = 1 ]; then
+    log "FAILURE: ring or backend interop with Swift (see $OUT_DIR/*interop.log)"
+    rc=1
+fi
 if [ "$NODE_DIED" = 1 ]; then
     log "FAILURE: the node stopped before the run was over (see $RUN_DIR/paco.log)"
     rc=1

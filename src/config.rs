@@ -14,6 +14,10 @@ use crate::common::constraints::Constraints;
 pub struct Config {
     /// Address the proxy listens on; port 0 picks a free port (printed at start).
     pub bind: SocketAddr,
+    /// Address of the Swift backend-protocol listener (object, container and
+    /// account servers, `/device/partition/account/...`); none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_bind: Option<SocketAddr>,
     /// Root of all stored data; created when missing.
     pub data_dir: PathBuf,
     /// Worker threads (one runtime each); 0 means one per core.
@@ -124,6 +128,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            backend_bind: None,
             data_dir: PathBuf::from("paco-data"),
             workers: 0,
             pin_workers: true,

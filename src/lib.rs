@@ -12,5 +12,7 @@ pub mod db;
 pub mod http;
 pub mod obj;
 pub mod proxy;
+pub mod ring;
 pub mod runtime;
 pub mod serve;
+pub mod server;

@@ -44,6 +44,9 @@ enum Command {
     /// Operator tools that work on a stopped node's data.
     #[command(subcommand)]
     Admin(paco::admin::AdminCommand),
+    /// Build rings and look names up in them (swift-ring-builder and
+    /// swift-get-nodes for paco; docs/rings.md).
+    Ring(paco::ring::cli::RingArgs),
 }
 
 #[derive(clap::Args)]
@@ -99,6 +102,13 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("paco admin: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Ring(args) => match paco::ring::cli::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("paco ring: {e}");
                 ExitCode::FAILURE
             }
         },

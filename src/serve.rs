@@ -120,6 +120,8 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let cfg = config.clone();
     let worker_db = db.clone();
     let worker_manager = manager;
+    let backend_manager = worker_manager.clone();
+    let backend_spec = spec.clone();
     let handles = runtime::start(spec, listeners, driver, flag.clone(), move |_worker| {
         // Prepared once above; each worker gets its own handle.
         let manager = Rc::new(worker_manager.clone());
@@ -146,6 +148,36 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     })
     .map_err(io_ctx("starting workers"))?;
 
+    // The Swift backend protocol, on its own listener when configured.
+    let mut backend_wakers = Vec::new();
+    let mut backend_handles = Vec::new();
+    if let Some(addr) = config.backend_bind {
+        let (listeners, bound) = runtime::bind_all(addr, workers)
+            .map_err(io_ctx(format!("binding the backend listener {addr}")))?;
+        for l in &listeners {
+            backend_wakers.push(l.try_clone().map_err(io_ctx("duplicating listeners"))?);
+        }
+        let (cfg, db) = (config.clone(), db.clone());
+        backend_handles =
+            runtime::start(backend_spec, listeners, driver, flag.clone(), move |_| {
+                let updater: Rc<dyn ContainerUpdater> = Rc::new(DbUpdater { db: db.clone() });
+                let objects = ObjectServer::new(
+                    Rc::new(backend_manager.clone()),
+                    cfg.storage.io_buffer_size,
+                    cfg.constraints.max_file_size,
+                )
+                .with_updater(updater);
+                crate::server::BackendServer::new(
+                    Rc::new(objects),
+                    db.clone(),
+                    cfg.storage.device.clone(),
+                    cfg.log_requests,
+                )
+            })
+            .map_err(io_ctx("starting backend workers"))?;
+        info!(%bound, "backend protocol listening");
+    }
+
     let updater_db = db.clone();
     let updater_handle = crate::daemons::updater::spawn(
         config.data_dir.join(&config.storage.device),
@@ -167,13 +199,14 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     }
     flag.set();
     runtime::wake_listeners(&wakers);
+    runtime::wake_listeners(&backend_wakers);
     // A second signal stops at once.
     std::thread::spawn(move || {
         if signals.forever().next().is_some() {
             std::process::exit(1);
         }
     });
-    for h in handles {
+    for h in handles.into_iter().chain(backend_handles) {
         let _ = h.join();
     }
     let _ = updater_handle.join();

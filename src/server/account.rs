@@ -1,0 +1,137 @@
+//! The account server of the backend protocol.
+
+use crate::common::timestamp::Timestamp;
+use crate::db::{AccountInfo, AccountState, ContainerReport, CreateOutcome, DbPool, DeleteOutcome};
+use crate::http::{Request, Response};
+
+use super::{db_error, listing, metadata_updates, required_timestamp};
+
+/// The stat headers of an account HEAD/GET (Swift's account server).
+fn info_headers(mut r: Response, info: &AccountInfo) -> Response {
+    let h = &mut r.headers;
+    h.set(
+        "X-Account-Container-Count",
+        info.container_count.to_string(),
+    );
+    h.set("X-Account-Object-Count", info.object_count.to_string());
+    h.set("X-Account-Bytes-Used", info.bytes_used.to_string());
+    h.set("X-Timestamp", info.created_at.normal());
+    h.set("X-Put-Timestamp", info.put_timestamp.normal());
+    h.set("X-Backend-Timestamp", info.created_at.internal());
+    h.set("X-Backend-Put-Timestamp", info.put_timestamp.internal());
+    h.set(
+        "X-Backend-Delete-Timestamp",
+        info.delete_timestamp.internal(),
+    );
+    h.set(
+        "X-Backend-Status-Changed-At",
+        info.status_changed_at.internal(),
+    );
+    for (k, v) in &info.metadata {
+        h.set(k.clone(), v.clone());
+    }
+    r
+}
+
+/// Requests on `/d/p/a`.
+pub async fn handle(db: &DbPool, req: &Request, account: &str) -> Response {
+    match req.method.as_str() {
+        "PUT" => {
+            let ts = match required_timestamp(&req.headers) {
+                Ok(t) => t,
+                Err(r) => return r,
+            };
+            let meta = metadata_updates(&req.headers, "account");
+            match db.create_account_with_metadata(account, ts, meta).await {
+                Ok(CreateOutcome::Created) => Response::status(201),
+                Ok(CreateOutcome::Accepted) => Response::status(202),
+                Ok(CreateOutcome::RecentlyDeleted) => Response::text(403, "Recently deleted"),
+                Ok(CreateOutcome::Conflict | CreateOutcome::PolicyConflict(_)) => {
+                    Response::status(409)
+                }
+                Err(e) => db_error(e),
+            }
+        }
+        "HEAD" => match db.account_state(account).await {
+            Ok(AccountState::Active(info)) => info_headers(Response::empty(204), &info),
+            Ok(AccountState::Deleted(_)) => {
+                Response::status(404).with_header("X-Account-Status", "Deleted")
+            }
+            Ok(AccountState::Missing) => Response::status(404),
+            Err(e) => db_error(e),
+        },
+        "GET" => {
+            let params = match listing::params(req) {
+                Ok(p) => p,
+                Err(r) => return r,
+            };
+            match db.account_listing(account, &params).await {
+                Ok(Some((info, items))) => info_headers(listing::containers(items), &info),
+                Ok(None) => Response::status(404),
+                Err(e) => db_error(e),
+            }
+        }
+        "POST" => {
+            let ts = match required_timestamp(&req.headers) {
+                Ok(t) => t,
+                Err(r) => return r,
+            };
+            let meta = metadata_updates(&req.headers, "account");
+            match db.update_account_metadata(account, ts, meta).await {
+                Ok(_) => Response::status(204),
+                Err(e) => db_error(e),
+            }
+        }
+        "DELETE" => {
+            let ts = match required_timestamp(&req.headers) {
+                Ok(t) => t,
+                Err(r) => return r,
+            };
+            match db.delete_account(account, ts).await {
+                Ok(DeleteOutcome::Deleted) => Response::status(204),
+                Ok(DeleteOutcome::NotFound) => Response::status(404),
+                Ok(DeleteOutcome::NotEmpty | DeleteOutcome::Conflict) => Response::status(409),
+                Err(e) => db_error(e),
+            }
+        }
+        _ => Response::status(405),
+    }
+}
+
+/// A container's report from a container server: `PUT /d/p/a/c` with
+/// `X-Put-Timestamp`, `X-Delete-Timestamp`, `X-Object-Count`,
+/// `X-Bytes-Used`, `X-Backend-Storage-Policy-Index`.
+pub async fn container_row(db: &DbPool, req: &Request, account: &str, container: &str) -> Response {
+    let h = &req.headers;
+    let ts = |name: &str| match h.get(name) {
+        None => Ok(Timestamp::from_secs(0)),
+        Some(v) => Timestamp::parse(v).map_err(|_| Response::text(400, &format!("Invalid {name}"))),
+    };
+    let num = |name: &str| match h.get(name) {
+        None => Ok(0),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| Response::text(400, &format!("Invalid {name}"))),
+    };
+    let report = (|| {
+        Ok::<_, Response>(ContainerReport {
+            name: container.to_string(),
+            put_timestamp: ts("x-put-timestamp")?,
+            delete_timestamp: ts("x-delete-timestamp")?,
+            object_count: num("x-object-count")?,
+            bytes_used: num("x-bytes-used")?,
+            storage_policy_index: num("x-backend-storage-policy-index")? as i64,
+        })
+    })();
+    let report = match report {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let deleted = report.delete_timestamp > report.put_timestamp;
+    match db.report_container(account, report).await {
+        Ok(()) if deleted => Response::status(204),
+        Ok(()) => Response::status(201),
+        Err(e) => db_error(e),
+    }
+}

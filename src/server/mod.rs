@@ -1,0 +1,271 @@
+//! Swift's backend protocol: what a Swift proxy (or another paco node)
+//! sends to object, container and account servers,
+//! `/{device}/{partition}/{account}[/{container}[/{object}]]` with
+//! `X-Timestamp`, `X-Backend-Storage-Policy-Index` and the container-update
+//! headers. Served on its own listener (`backend_bind`), answered by the
+//! same in-process object server and database pool the proxy uses, so a
+//! paco node can sit behind a Swift proxy whose rings point at it.
+//!
+//! Container updates of object writes go to this node's container
+//! databases (the in-process updater); sending them to the
+//! `X-Container-Host` of another node is the HTTP side of the backend seam.
+
+mod account;
+mod container;
+mod listing;
+
+use std::rc::Rc;
+
+use percent_encoding::percent_decode_str;
+use tracing::info;
+
+use crate::common::timestamp::Timestamp;
+use crate::db::{DbError, DbPool};
+use crate::http::conn::{Handler, LogEntry};
+use crate::http::{BodyReader, Headers, Request, Response};
+use crate::obj::server::{ObjRequest, ObjectServer};
+
+/// A backend request's target, from its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendPath {
+    /// Device name.
+    pub device: String,
+    /// Partition (Swift only checks it is a plain path segment).
+    pub partition: String,
+    /// Account.
+    pub account: String,
+    /// Container, if any.
+    pub container: Option<String>,
+    /// Object (may contain `/`), if any.
+    pub object: Option<String>,
+}
+
+/// Splits and checks a backend path as Swift's `split_and_validate_path`
+/// with `validate_device_partition` does; the error is the 400 body.
+pub fn parse_path(raw: &str) -> Result<BackendPath, String> {
+    let path = percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| "Invalid UTF8 or contains NULL".to_string())?;
+    if path.contains('\0') {
+        return Err("Invalid UTF8 or contains NULL".into());
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(format!("Invalid path: {path}"));
+    };
+    let mut it = rest.splitn(5, '/');
+    let device = it.next().unwrap_or_default();
+    let partition = it.next().unwrap_or_default();
+    let account = it.next().unwrap_or_default();
+    let container = it.next();
+    let object = it.next();
+    let bad_seg = |s: &str| s.is_empty() || s == "." || s == "..";
+    if bad_seg(device) {
+        return Err(format!("Invalid device: {device}"));
+    }
+    if bad_seg(partition) {
+        return Err(format!("Invalid partition: {partition}"));
+    }
+    if account.is_empty() || container == Some("") || object == Some("") {
+        return Err(format!("Invalid path: {path}"));
+    }
+    Ok(BackendPath {
+        device: device.to_string(),
+        partition: partition.to_string(),
+        account: account.to_string(),
+        container: container.map(str::to_string),
+        object: object.map(str::to_string),
+    })
+}
+
+/// Swift's `valid_timestamp`: a write needs `X-Timestamp`.
+fn required_timestamp(headers: &Headers) -> Result<Timestamp, Response> {
+    match headers.get("x-timestamp") {
+        None => Err(Response::text(400, "Missing timestamp")),
+        Some(v) => Timestamp::parse(v)
+            .map_err(|_| Response::text(400, "X-Timestamp should be a UNIX timestamp float value")),
+    }
+}
+
+/// The metadata headers a PUT or POST carries for an account or container
+/// (`X-<kind>-Meta-*`, `X-<kind>-Sysmeta-*` and the ACL and sync headers).
+fn metadata_updates(headers: &Headers, kind: &str) -> Vec<(String, String)> {
+    let meta = format!("x-{kind}-meta-");
+    let sysmeta = format!("x-{kind}-sysmeta-");
+    let extra: &[&str] = if kind == "container" {
+        &[
+            "x-container-read",
+            "x-container-write",
+            "x-container-sync-key",
+            "x-container-sync-to",
+            "x-versions-location",
+            "x-history-location",
+        ]
+    } else {
+        &[]
+    };
+    headers
+        .iter()
+        .filter(|(k, _)| {
+            let l = k.to_ascii_lowercase();
+            l.starts_with(&meta) || l.starts_with(&sysmeta) || extra.contains(&l.as_str())
+        })
+        .map(|(k, v)| (crate::http::headers::title_case(k), v.to_string()))
+        .collect()
+}
+
+/// The storage policy index a request names (0, the only policy, when
+/// absent); other indexes are refused as Swift refuses unknown policies.
+fn policy_index(headers: &Headers) -> Result<Option<i64>, Response> {
+    match headers.get("x-backend-storage-policy-index") {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(0) => Ok(Some(0)),
+            _ => Err(Response::text(503, &format!("No policy with index {v}"))),
+        },
+    }
+}
+
+fn db_error(e: DbError) -> Response {
+    match e {
+        DbError::NotFound | DbError::AccountNotFound => Response::status(404),
+        DbError::InvalidName(m) => Response::text(400, &m),
+        other => {
+            tracing::error!("backend: database error: {other}");
+            Response::status(500)
+        }
+    }
+}
+
+/// One worker's backend-protocol server.
+pub struct BackendServer {
+    objects: Rc<ObjectServer>,
+    db: DbPool,
+    device: String,
+    log_requests: bool,
+}
+
+impl BackendServer {
+    /// A server for the node's one device, `device`.
+    pub fn new(objects: Rc<ObjectServer>, db: DbPool, device: String, log_requests: bool) -> Self {
+        BackendServer {
+            objects,
+            db,
+            device,
+            log_requests,
+        }
+    }
+
+    async fn route(&self, req: &Request, body: &mut BodyReader<'_>) -> Response {
+        let p = match parse_path(&req.raw_path) {
+            Ok(p) => p,
+            Err(msg) => return Response::text(400, &msg),
+        };
+        // Swift answers 507 for a device that is not mounted here.
+        if p.device != self.device {
+            return Response::status(507);
+        }
+        match (&p.container, &p.object) {
+            (Some(c), Some(o)) if is_container_update(req) => {
+                container::object_row(&self.db, req, &p.account, c, o).await
+            }
+            (Some(c), Some(o)) => {
+                if let Err(r) = policy_index(&req.headers) {
+                    return r;
+                }
+                let r = ObjRequest {
+                    method: &req.method,
+                    account: &p.account,
+                    container: c,
+                    object: o,
+                    headers: &req.headers,
+                };
+                self.objects.handle(&r, body).await
+            }
+            (Some(c), None) if is_account_update(req) => {
+                account::container_row(&self.db, req, &p.account, c).await
+            }
+            (Some(c), None) => container::handle(&self.db, req, &p.account, c).await,
+            _ => account::handle(&self.db, req, &p.account).await,
+        }
+    }
+}
+
+/// Whether a request on `/d/p/a/c/o` is an object-row update for the
+/// container server rather than an object request. One port serves all
+/// three roles, so this is told from the headers Swift's object server and
+/// updater send: a PUT carries `X-Size`; a DELETE comes from an
+/// `object-server`/`object-updater` user agent (or carries `X-Size`).
+fn is_container_update(req: &Request) -> bool {
+    let h = &req.headers;
+    let from_object_server = h
+        .get("user-agent")
+        .is_some_and(|ua| ua.starts_with("object-server") || ua.starts_with("object-updater"));
+    match req.method.as_str() {
+        "PUT" => h.contains("x-size"),
+        "DELETE" => h.contains("x-size") || from_object_server,
+        _ => false,
+    }
+}
+
+/// An account server's container-row update (container server → account
+/// server) carries `X-Put-Timestamp` and the counts.
+fn is_account_update(req: &Request) -> bool {
+    req.method == "PUT"
+        && req.headers.contains("x-put-timestamp")
+        && req.headers.contains("x-object-count")
+}
+
+impl Handler for BackendServer {
+    async fn handle(&self, req: &Request, body: &mut BodyReader<'_>) -> Response {
+        self.route(req, body).await
+    }
+
+    fn log(&self, e: &LogEntry<'_>) {
+        if !self.log_requests {
+            return;
+        }
+        let (method, path) = e
+            .req
+            .map(|r| (r.method.as_str(), r.raw_path.as_str()))
+            .unwrap_or(("-", "-"));
+        info!(
+            target: "paco::backend_access",
+            method,
+            path,
+            status = e.status,
+            bytes_in = e.bytes_in,
+            bytes_out = e.bytes_out,
+            duration_us = e.duration.as_micros() as u64,
+            trans_id = e.trans_id,
+            peer = ?e.peer,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let p = parse_path("/sda1/312/AUTH_a/c/o/with/slash").unwrap();
+        assert_eq!(p.device, "sda1");
+        assert_eq!(p.partition, "312");
+        assert_eq!(p.object.as_deref(), Some("o/with/slash"));
+        let p = parse_path("/sda1/0/a%20b").unwrap();
+        assert_eq!((p.account.as_str(), p.container), ("a b", None));
+        for bad in [
+            "",
+            "/",
+            "/sda1",
+            "/sda1/1",
+            "/sda1/1/",
+            "/../1/a",
+            "/d/./a",
+            "/d/1/a//o",
+            "/d/1/a%00",
+        ] {
+            assert!(parse_path(bad).is_err(), "{bad}");
+        }
+    }
+}
