@@ -30,6 +30,7 @@ pub fn info_document(config: &Config) -> String {
             "policies": [{"name": "Policy-0", "aliases": "Policy-0", "default": true}],
         },
         "tempauth": {"account_acls": true},
+        "tempurl": crate::proxy::mw::tempurl::info(),
     });
     doc.to_string()
 }

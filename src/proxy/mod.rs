@@ -12,6 +12,7 @@ pub mod info;
 pub mod listing;
 pub mod listing_params;
 pub mod meta;
+pub mod mw;
 pub mod object;
 pub mod path;
 
@@ -28,6 +29,7 @@ use acl::{account_access, parse_account_acl, parse_acl, referrer_allowed, Accoun
 use auth::{AuthResult, TempAuth};
 use backend::Backend;
 use cors::CorsInfo;
+use mw::tempurl;
 use object::{ObjectController, ObjectTarget};
 use path::SwiftPath;
 
@@ -101,6 +103,9 @@ impl App {
         if req.method == "OPTIONS" {
             return self.options(req, &sp).await;
         }
+        if let Some(params) = tempurl::TempUrlParams::from_query(&req.query) {
+            return self.tempurl(req, body, &sp, params).await;
+        }
         let who = self.auth.authenticate(&req.headers);
         let grant = match self.account_grant(&who, &sp.account).await {
             Ok(g) => g,
@@ -126,6 +131,24 @@ impl App {
             };
             return account::handle(&self.db, &self.constraints, &ar).await;
         };
+        self.serve_container(req, body, &sp, container, &who, grant)
+            .await
+    }
+
+    /// Container and object requests once the caller's standing is known.
+    async fn serve_container(
+        &self,
+        req: &Request,
+        body: &mut BodyReader<'_>,
+        sp: &SwiftPath,
+        container: &str,
+        who: &AuthResult,
+        grant: Grant,
+    ) -> Response {
+        let deny = || match who {
+            AuthResult::Anonymous => auth::unauthorized(&sp.account),
+            AuthResult::User(_) => Response::status(403),
+        };
         // Owners reading objects need nothing from the container; everyone
         // else needs its ACLs, and writes need to know it exists.
         let need_info = sp.object.is_none()
@@ -143,7 +166,7 @@ impl App {
         } else {
             None
         };
-        if !self.container_allowed(&who, grant, req, &sp, info.as_ref()) {
+        if !self.container_allowed(who, grant, req, sp, info.as_ref()) {
             return deny();
         }
         let mut resp = match sp.object.as_deref() {
@@ -178,6 +201,76 @@ impl App {
             cors::decorate(&mut resp, origin, &cors);
         }
         resp
+    }
+
+    /// A request carrying a temporary URL: authorized by its signature
+    /// alone, for the one object (or prefix) it names.
+    async fn tempurl(
+        &self,
+        req: &Request,
+        body: &mut BodyReader<'_>,
+        sp: &SwiftPath,
+        params: tempurl::TempUrlParams,
+    ) -> Response {
+        let account_keys = match self.db.account_state(&sp.account).await {
+            Ok(AccountState::Active(info)) => tempurl::keys_from_meta(
+                info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                "x-account-meta-",
+            ),
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::error!("account info: {e}");
+                return Response::status(503);
+            }
+        };
+        let container_keys = match sp.container.as_deref() {
+            Some(c) => match self.db.container_info(&sp.account, c).await {
+                Ok(Some(info)) if !info.deleted => tempurl::keys_from_meta(
+                    info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    "x-container-meta-",
+                ),
+                Ok(_) => Vec::new(),
+                Err(e) => {
+                    tracing::error!("container info: {e}");
+                    return Response::status(503);
+                }
+            },
+            None => Vec::new(),
+        };
+        let target = tempurl::Target {
+            method: &req.method,
+            version: &sp.version,
+            account: &sp.account,
+            container: sp.container.as_deref(),
+            object: sp.object.as_deref(),
+            peer: req.peer.map(|p| p.ip()),
+        };
+        let now = crate::common::timestamp::Timestamp::now().secs();
+        let granted = match tempurl::check(&params, &target, &account_keys, &container_keys, now) {
+            Ok(g) => g,
+            Err(r) => return r,
+        };
+        if let Err(r) = tempurl::check_disallowed(&req.method, &req.headers) {
+            return r;
+        }
+        let clean = tempurl::clean_request(req, &granted);
+        let Some(container) = sp.container.as_deref() else {
+            return tempurl::invalid(&req.method, &sp.account);
+        };
+        let resp = self
+            .serve_container(
+                &clean,
+                body,
+                sp,
+                container,
+                &AuthResult::Anonymous,
+                Grant::ReadWrite,
+            )
+            .await;
+        let object = sp.object.as_deref().unwrap_or("");
+        match tempurl::finish(resp, &req.method, &sp.account, object, &granted) {
+            Ok(r) | Err(r) => r,
+        }
     }
 
     /// The caller's standing in `account`: owner, or what its account ACL grants.
