@@ -31,6 +31,8 @@ pub fn info_document(config: &Config) -> String {
         },
         "tempauth": {"account_acls": true},
         "tempurl": crate::proxy::mw::tempurl::info(),
+        "container_quotas": {},
+        "account_quotas": {},
     });
     doc.to_string()
 }

@@ -29,7 +29,7 @@ use acl::{account_access, parse_account_acl, parse_acl, referrer_allowed, Accoun
 use auth::{AuthResult, TempAuth};
 use backend::Backend;
 use cors::CorsInfo;
-use mw::tempurl;
+use mw::{quotas, tempurl};
 use object::{ObjectController, ObjectTarget};
 use path::SwiftPath;
 
@@ -123,13 +123,25 @@ impl App {
             if !allowed {
                 return deny();
             }
+            let reseller = matches!(&who, AuthResult::User(id) if id.reseller_admin);
+            let extra_updates = if matches!(req.method.as_str(), "PUT" | "POST") {
+                match quotas::account_updates(&req.headers, reseller) {
+                    Ok(u) => u,
+                    Err(r) => return r,
+                }
+            } else {
+                Vec::new()
+            };
             let ar = account::AccountRequest {
                 req,
                 account: &sp.account,
                 owner: grant == Grant::Owner,
-                reseller: matches!(&who, AuthResult::User(id) if id.reseller_admin),
+                reseller,
+                extra_updates,
             };
-            return account::handle(&self.db, &self.constraints, &ar).await;
+            let mut resp = account::handle(&self.db, &self.constraints, &ar).await;
+            quotas::show_account_quotas(&mut resp);
+            return resp;
         };
         self.serve_container(req, body, &sp, container, &who, grant)
             .await
@@ -169,6 +181,11 @@ impl App {
         if !self.container_allowed(who, grant, req, sp, info.as_ref()) {
             return deny();
         }
+        if sp.object.is_none() && matches!(req.method.as_str(), "PUT" | "POST") {
+            if let Err(r) = quotas::check_container_headers(&req.headers) {
+                return r;
+            }
+        }
         let mut resp = match sp.object.as_deref() {
             None => {
                 let cr = container::ContainerRequest {
@@ -182,6 +199,11 @@ impl App {
             Some(object) => {
                 if need_info && info.is_none() && !is_read(&req.method) {
                     return Response::status(404);
+                }
+                if req.method == "PUT" {
+                    if let Err(r) = self.check_quotas(req, sp, who, info.as_ref()).await {
+                        return r;
+                    }
                 }
                 let ctl = ObjectController {
                     constraints: &self.constraints,
@@ -270,6 +292,34 @@ impl App {
         let object = sp.object.as_deref().unwrap_or("");
         match tempurl::finish(resp, &req.method, &sp.account, object, &granted) {
             Ok(r) | Err(r) => r,
+        }
+    }
+
+    /// Container and account quotas for an object PUT.
+    async fn check_quotas(
+        &self,
+        req: &Request,
+        sp: &SwiftPath,
+        who: &AuthResult,
+        info: Option<&ContainerInfo>,
+    ) -> Result<(), Response> {
+        let length = match req.framing {
+            crate::http::request::Framing::Length(n) => n,
+            _ => 0,
+        };
+        if let Some(info) = info {
+            quotas::check_container_put(info, length)?;
+        }
+        if matches!(who, AuthResult::User(id) if id.reseller_admin) {
+            return Ok(());
+        }
+        match self.db.account_state(&sp.account).await {
+            Ok(AccountState::Active(a)) => quotas::check_account_put(&a, length),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!("account info: {e}");
+                Err(Response::status(503))
+            }
         }
     }
 
