@@ -8,11 +8,13 @@ pub mod headers;
 pub mod range;
 pub mod request;
 pub mod response;
+pub mod stream;
 
 pub use body::{BodyError, BodyReader};
 pub use headers::Headers;
 pub use request::Request;
 pub use response::{Body, Response};
+pub use stream::{BodySource, BodyStream, StreamBody};
 
 /// Hard limits of the HTTP layer, from the configuration.
 #[derive(Debug, Clone)]

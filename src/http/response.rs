@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use monoio::buf::IoBufMut;
 
 use super::conn::Conn;
+use super::stream::{BodyStream, BytesStream, FileStream, StreamBody};
 use super::{Headers, Request};
 use crate::common::buffers;
 
@@ -41,6 +42,9 @@ pub enum Body {
     /// Pieces of an open file interleaved with bytes in memory (a whole
     /// object, one range, or a multipart/byteranges document).
     File(FileBody),
+    /// Chunks produced on demand (large objects made of several objects'
+    /// pieces); an error mid-stream closes the connection.
+    Stream(StreamBody),
 }
 
 /// A file and the pieces of the body that come from it.
@@ -87,6 +91,17 @@ impl Body {
                     Part::Range { len, .. } => *len,
                 })
                 .sum(),
+            Body::Stream(s) => s.len,
+        }
+    }
+
+    /// The body as a stream of chunks (to feed a PUT or another stream).
+    pub fn into_stream(self) -> Box<dyn BodyStream> {
+        match self {
+            Body::Empty => Box::new(BytesStream::new(Vec::new())),
+            Body::Bytes(b) => Box::new(BytesStream::new(b)),
+            Body::File(f) => Box::new(FileStream::new(f)),
+            Body::Stream(s) => s.stream,
         }
     }
 
@@ -314,7 +329,59 @@ pub async fn write_response(
             write_file_body(conn, head, &fb, conn.limits.io_buffer_size).await?;
             Ok(body_len)
         }
+        Body::Stream(sb) => {
+            write_stream_body(conn, head, sb, conn.limits.io_buffer_size).await?;
+            Ok(body_len)
+        }
     }
+}
+
+/// Streams a produced body through pooled buffers. Bytes beyond or short of
+/// the announced length are errors: the client would misread the framing,
+/// so the connection closes (as Swift does when a segment fails mid-body).
+async fn write_stream_body(
+    conn: &mut Conn,
+    mut pending: Vec<u8>,
+    mut sb: StreamBody,
+    chunk: usize,
+) -> io::Result<()> {
+    let mut sent = 0u64;
+    loop {
+        if pending.capacity() - pending.len() < 4096 {
+            let (res, buf) = conn.write_all(pending).await;
+            pending = buf;
+            res?;
+            pending.clear();
+            if pending.capacity() < chunk {
+                buffers::give(std::mem::take(&mut pending));
+                pending = buffers::take(chunk);
+            }
+        }
+        let (res, buf) = sb.stream.read(pending).await;
+        pending = buf;
+        let n = match res {
+            Ok(n) => n,
+            Err(e) => {
+                buffers::give(pending);
+                return Err(e);
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        sent += n as u64;
+        if sent > sb.len {
+            buffers::give(pending);
+            return Err(io::Error::other("streamed body longer than announced"));
+        }
+    }
+    let (res, buf) = conn.write_all(pending).await;
+    buffers::give(buf);
+    res?;
+    if sent != sb.len {
+        return Err(io::Error::other("streamed body shorter than announced"));
+    }
+    Ok(())
 }
 
 /// Streams a file body: reads each range into a pooled buffer and sends it,

@@ -11,7 +11,7 @@ use crate::common::timestamp::Timestamp;
 use crate::http::conditional::{self, Precondition};
 use crate::http::range::{self, RangeOutcome};
 use crate::http::response::{FileBody, Part};
-use crate::http::{Body, BodyReader, Headers, Response};
+use crate::http::{Body, BodySource, Headers, Response};
 
 use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
 use super::hashed::{HashedDiskFile, HashedManager};
@@ -169,7 +169,7 @@ impl ObjectServer {
     }
 
     /// Answers one object request.
-    pub async fn handle(&self, req: &ObjRequest<'_>, body: &mut BodyReader<'_>) -> Response {
+    pub async fn handle(&self, req: &ObjRequest<'_>, body: &mut BodySource<'_, '_>) -> Response {
         let df = self.manager.get(req.account, req.container, req.object);
         match req.method {
             "GET" | "HEAD" => self.get(&df, req).await,
@@ -290,7 +290,7 @@ impl ObjectServer {
         &self,
         df: &HashedDiskFile,
         req: &ObjRequest<'_>,
-        body: &mut BodyReader<'_>,
+        body: &mut BodySource<'_, '_>,
     ) -> Response {
         let ts = match timestamp_header(req.headers) {
             Ok(t) => t,

@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use crate::http::{BodyReader, Headers, Response};
+use crate::http::{BodySource, Headers, Response};
 use crate::obj::server::{ObjRequest, ObjectServer};
 
 /// Routes backend requests to the servers that hold the data.
@@ -27,7 +27,7 @@ impl Backend {
         container: &str,
         object: &str,
         headers: &Headers,
-        body: &mut BodyReader<'_>,
+        body: &mut BodySource<'_, '_>,
     ) -> Response {
         let req = ObjRequest {
             method,

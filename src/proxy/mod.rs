@@ -8,6 +8,7 @@ pub mod auth;
 pub mod backend;
 pub mod container;
 pub mod cors;
+pub mod gatekeeper;
 pub mod info;
 pub mod listing;
 pub mod listing_params;
@@ -23,13 +24,13 @@ use tracing::info;
 use crate::common::constraints::Constraints;
 use crate::db::{AccountState, ContainerInfo, DbPool};
 use crate::http::conn::{Handler, LogEntry};
-use crate::http::{BodyReader, Request, Response};
+use crate::http::{BodyReader, BodySource, Request, Response};
 
 use acl::{account_access, parse_account_acl, parse_acl, referrer_allowed, AccountAccess};
 use auth::{AuthResult, TempAuth};
 use backend::Backend;
 use cors::CorsInfo;
-use mw::{quotas, tempurl};
+use mw::quotas;
 use object::{ObjectController, ObjectTarget};
 use path::SwiftPath;
 
@@ -42,12 +43,22 @@ enum Grant {
     Owner,
 }
 
+/// One worker's proxy state, shared (by `Rc`) with the feature modules and
+/// the response streams that make subrequests.
+pub struct Proxy {
+    /// Swift's constraints.
+    pub constraints: Constraints,
+    auth: TempAuth,
+    /// Where storage requests go.
+    pub backend: Backend,
+    /// Account and container databases.
+    pub db: DbPool,
+    features: Vec<Box<dyn mw::Feature>>,
+}
+
 /// One worker's proxy application.
 pub struct App {
-    constraints: Constraints,
-    auth: TempAuth,
-    backend: Backend,
-    db: DbPool,
+    proxy: Rc<Proxy>,
     info_json: Rc<String>,
     default_host: String,
     log_requests: bool,
@@ -70,10 +81,13 @@ impl App {
         log_requests: bool,
     ) -> Self {
         App {
-            constraints,
-            auth,
-            backend,
-            db,
+            proxy: Rc::new(Proxy {
+                constraints,
+                auth,
+                backend,
+                db,
+                features: mw::pipeline(),
+            }),
             info_json,
             default_host,
             log_requests,
@@ -81,6 +95,7 @@ impl App {
     }
 
     async fn route(&self, req: &Request, body: &mut BodyReader<'_>) -> Response {
+        let p = &self.proxy;
         let path = match path::decode(&req.raw_path) {
             Ok(p) => p,
             Err(r) => return r,
@@ -91,25 +106,49 @@ impl App {
             }
             "/info" => return self.info(req),
             "/auth/v1.0" | "/auth/v1.0/" | "/v1.0" | "/auth" | "/auth/" => {
-                return self.auth.handle_get_token(req, &self.default_host)
+                return p.auth.handle_get_token(req, &self.default_host)
             }
             _ => {}
         }
-        let sp = match path::split(&path, &self.constraints) {
+        let sp = match path::split(&path, &p.constraints) {
             Ok(Some(sp)) => sp,
             Ok(None) => return Response::status(404),
             Err(r) => return r,
         };
         if req.method == "OPTIONS" {
-            return self.options(req, &sp).await;
+            return p.options(req, &sp).await;
         }
-        if let Some(params) = tempurl::TempUrlParams::from_query(&req.query) {
-            return self.tempurl(req, body, &sp, params).await;
-        }
-        let who = self.auth.authenticate(&req.headers);
-        let grant = match self.account_grant(&who, &sp.account).await {
-            Ok(g) => g,
-            Err(r) => return r,
+        let who = p.auth.authenticate(&req.headers);
+        let mut head = req.clone();
+        gatekeeper::strip_request(&mut head.headers);
+        let sreq = mw::SwiftRequest {
+            head,
+            path: sp,
+            who: Rc::new(who),
+            preauthed: false,
+            source: None,
+        };
+        let mut body = BodySource::Client(body);
+        let mut resp = p.call(0, &sreq, &mut body).await;
+        gatekeeper::strip_response(&mut resp);
+        resp
+    }
+}
+
+impl Proxy {
+    /// Below the pipeline: authorization (unless pre-authorized), then the
+    /// account, container or object controller.
+    async fn dispatch(&self, sreq: &mw::SwiftRequest, body: &mut BodySource<'_, '_>) -> Response {
+        let req = &sreq.head;
+        let sp = &sreq.path;
+        let who = &*sreq.who;
+        let grant = if sreq.preauthed {
+            Grant::Owner
+        } else {
+            match self.account_grant(who, &sp.account).await {
+                Ok(g) => g,
+                Err(r) => return r,
+            }
         };
         let deny = || match who {
             AuthResult::Anonymous => auth::unauthorized(&sp.account),
@@ -123,7 +162,7 @@ impl App {
             if !allowed {
                 return deny();
             }
-            let reseller = matches!(&who, AuthResult::User(id) if id.reseller_admin);
+            let reseller = matches!(who, AuthResult::User(id) if id.reseller_admin);
             let extra_updates = if matches!(req.method.as_str(), "PUT" | "POST") {
                 match quotas::account_updates(&req.headers, reseller) {
                     Ok(u) => u,
@@ -142,24 +181,6 @@ impl App {
             let mut resp = account::handle(&self.db, &self.constraints, &ar).await;
             quotas::show_account_quotas(&mut resp);
             return resp;
-        };
-        self.serve_container(req, body, &sp, container, &who, grant)
-            .await
-    }
-
-    /// Container and object requests once the caller's standing is known.
-    async fn serve_container(
-        &self,
-        req: &Request,
-        body: &mut BodyReader<'_>,
-        sp: &SwiftPath,
-        container: &str,
-        who: &AuthResult,
-        grant: Grant,
-    ) -> Response {
-        let deny = || match who {
-            AuthResult::Anonymous => auth::unauthorized(&sp.account),
-            AuthResult::User(_) => Response::status(403),
         };
         // Owners reading objects need nothing from the container; everyone
         // else needs its ACLs, and writes need to know it exists.
@@ -200,6 +221,9 @@ impl App {
                 if need_info && info.is_none() && !is_read(&req.method) {
                     return Response::status(404);
                 }
+                // Quotas are checked once the caller is known to be allowed
+                // to write here (Swift's quota middlewares defer their 413
+                // to authorization for the same reason).
                 if req.method == "PUT" {
                     if let Err(r) = self.check_quotas(req, sp, who, info.as_ref()).await {
                         return r;
@@ -223,76 +247,6 @@ impl App {
             cors::decorate(&mut resp, origin, &cors);
         }
         resp
-    }
-
-    /// A request carrying a temporary URL: authorized by its signature
-    /// alone, for the one object (or prefix) it names.
-    async fn tempurl(
-        &self,
-        req: &Request,
-        body: &mut BodyReader<'_>,
-        sp: &SwiftPath,
-        params: tempurl::TempUrlParams,
-    ) -> Response {
-        let account_keys = match self.db.account_state(&sp.account).await {
-            Ok(AccountState::Active(info)) => tempurl::keys_from_meta(
-                info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                "x-account-meta-",
-            ),
-            Ok(_) => Vec::new(),
-            Err(e) => {
-                tracing::error!("account info: {e}");
-                return Response::status(503);
-            }
-        };
-        let container_keys = match sp.container.as_deref() {
-            Some(c) => match self.db.container_info(&sp.account, c).await {
-                Ok(Some(info)) if !info.deleted => tempurl::keys_from_meta(
-                    info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                    "x-container-meta-",
-                ),
-                Ok(_) => Vec::new(),
-                Err(e) => {
-                    tracing::error!("container info: {e}");
-                    return Response::status(503);
-                }
-            },
-            None => Vec::new(),
-        };
-        let target = tempurl::Target {
-            method: &req.method,
-            version: &sp.version,
-            account: &sp.account,
-            container: sp.container.as_deref(),
-            object: sp.object.as_deref(),
-            peer: req.peer.map(|p| p.ip()),
-        };
-        let now = crate::common::timestamp::Timestamp::now().secs();
-        let granted = match tempurl::check(&params, &target, &account_keys, &container_keys, now) {
-            Ok(g) => g,
-            Err(r) => return r,
-        };
-        if let Err(r) = tempurl::check_disallowed(&req.method, &req.headers) {
-            return r;
-        }
-        let clean = tempurl::clean_request(req, &granted);
-        let Some(container) = sp.container.as_deref() else {
-            return tempurl::invalid(&req.method, &sp.account);
-        };
-        let resp = self
-            .serve_container(
-                &clean,
-                body,
-                sp,
-                container,
-                &AuthResult::Anonymous,
-                Grant::ReadWrite,
-            )
-            .await;
-        let object = sp.object.as_deref().unwrap_or("");
-        match tempurl::finish(resp, &req.method, &sp.account, object, &granted) {
-            Ok(r) | Err(r) => r,
-        }
     }
 
     /// Container and account quotas for an object PUT.
@@ -417,7 +371,9 @@ impl App {
             .map(|i| CorsInfo::from_meta(i.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         cors::preflight(&req.headers, Some(&cors.unwrap_or_default()), methods)
     }
+}
 
+impl App {
     fn info(&self, req: &Request) -> Response {
         match req.method.as_str() {
             "GET" | "HEAD" => {

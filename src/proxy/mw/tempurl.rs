@@ -9,7 +9,15 @@ use std::time::{Duration, UNIX_EPOCH};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 
-use crate::http::{Headers, Request, Response};
+use std::rc::Rc;
+
+use crate::common::timestamp::Timestamp;
+use crate::db::AccountState;
+use crate::http::stream::LocalBoxFuture;
+use crate::http::{BodySource, Headers, Request, Response};
+use crate::proxy::auth::AuthResult;
+
+use super::{Feature, Next, SwiftRequest};
 
 /// Methods a temporary URL may be used with (Swift's default `methods`).
 pub const METHODS: &[&str] = &["GET", "HEAD", "PUT", "POST", "DELETE"];
@@ -503,6 +511,104 @@ pub fn finish(
     let when = UNIX_EPOCH + Duration::from_secs(g.expires.max(0) as u64);
     resp.headers.set("Expires", httpdate::fmt_http_date(when));
     Ok(resp)
+}
+
+/// The tempurl feature module.
+pub struct TempUrl;
+
+impl Feature for TempUrl {
+    fn name(&self) -> &'static str {
+        "tempurl"
+    }
+
+    fn claims(&self, req: &SwiftRequest) -> bool {
+        req.source.is_none() && req.head.query.contains("temp_url_")
+    }
+
+    fn handle<'a>(
+        &'a self,
+        next: Next<'a>,
+        req: &'a SwiftRequest,
+        body: &'a mut BodySource<'_, '_>,
+    ) -> LocalBoxFuture<'a, Response> {
+        Box::pin(serve(next, req, body))
+    }
+}
+
+async fn keys(next: Next<'_>, req: &SwiftRequest) -> Result<(Vec<String>, Vec<String>), Response> {
+    let db = &next.proxy().db;
+    let sp = &req.path;
+    let account_keys = match db.account_state(&sp.account).await {
+        Ok(AccountState::Active(info)) => keys_from_meta(
+            info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            "x-account-meta-",
+        ),
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::error!("tempurl account info: {e}");
+            return Err(Response::status(503));
+        }
+    };
+    let container_keys = match sp.container.as_deref() {
+        Some(c) => match db.container_info(&sp.account, c).await {
+            Ok(Some(info)) if !info.deleted => keys_from_meta(
+                info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                "x-container-meta-",
+            ),
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::error!("tempurl container info: {e}");
+                return Err(Response::status(503));
+            }
+        },
+        None => Vec::new(),
+    };
+    Ok((account_keys, container_keys))
+}
+
+async fn serve(next: Next<'_>, req: &SwiftRequest, body: &mut BodySource<'_, '_>) -> Response {
+    let Some(params) = TempUrlParams::from_query(&req.head.query) else {
+        return next.call(req, body).await;
+    };
+    let (account_keys, container_keys) = match keys(next, req).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let sp = &req.path;
+    let target = Target {
+        method: req.method(),
+        version: &sp.version,
+        account: &sp.account,
+        container: sp.container.as_deref(),
+        object: sp.object.as_deref(),
+        peer: req.head.peer.map(|p| p.ip()),
+    };
+    let granted = match check(
+        &params,
+        &target,
+        &account_keys,
+        &container_keys,
+        Timestamp::now().secs(),
+    ) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_disallowed(req.method(), req.headers()) {
+        return r;
+    }
+    // The signature is the authorization: the request goes on as
+    // pre-authorized, for the object (or prefix) it names.
+    let sub = SwiftRequest {
+        head: clean_request(&req.head, &granted),
+        path: req.path.clone(),
+        who: Rc::new(AuthResult::Anonymous),
+        preauthed: true,
+        source: None,
+    };
+    let resp = next.call(&sub, body).await;
+    match finish(resp, req.method(), &sp.account, req.object(), &granted) {
+        Ok(r) | Err(r) => r,
+    }
 }
 
 /// The `/info` entry.
