@@ -2,6 +2,7 @@
 //! metadata format, and the object server that answers backend requests.
 
 pub mod diskfile;
+pub mod expiring;
 pub mod hashed;
 pub mod metadata;
 pub mod server;
