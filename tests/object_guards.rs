@@ -1,6 +1,4 @@
-//! Guards on object writes: a copy request paco cannot honour yet is
-//! refused (never stored as an empty object), the expirer's
-//! `X-If-Delete-At` condition, and a POST's new Content-Type reaching the
+//! Guards on object writes: the expirer's `X-If-Delete-At` condition, and a POST's new Content-Type reaching the
 //! container listing.
 
 mod common;
@@ -8,32 +6,6 @@ mod common;
 use common::Node;
 
 const O: &str = "/v1/AUTH_test/c/guarded";
-
-#[test]
-fn copy_from_is_refused_not_stored_empty() {
-    let node = Node::start("io_uring");
-    let tok = node.setup();
-    let put = node.req("PUT", O, &[("X-Auth-Token", &tok)], b"original");
-    assert_eq!(put.status, 201);
-    let r = node.req(
-        "PUT",
-        "/v1/AUTH_test/c/copy",
-        &[
-            ("X-Auth-Token", &tok),
-            ("X-Copy-From", "c/guarded"),
-            ("Content-Length", "0"),
-        ],
-        b"",
-    );
-    assert_eq!(r.status, 501, "{r:?}");
-    let g = node.req(
-        "GET",
-        "/v1/AUTH_test/c/copy",
-        &[("X-Auth-Token", &tok)],
-        b"",
-    );
-    assert_eq!(g.status, 404, "nothing may be stored: {g:?}");
-}
 
 #[test]
 fn if_delete_at_must_match() {

@@ -215,23 +215,25 @@ impl ObjectServer {
         };
         let etag = obj.metadata.get("ETag").cloned().unwrap_or_default();
         let ts = obj.newest_timestamp();
-        let last_modified = ts.http_date();
         let mut headers = object_headers(&obj, ts);
+        // 304 and 412 keep the object's headers (as Swift's do), so the
+        // proxy's large-object and symlink modules still see what it is.
         match conditional::evaluate(req.headers, &etag, ts.ceil_secs(), true) {
             Precondition::Proceed => {}
             Precondition::NotModified => {
                 let mut r = Response::empty(304);
-                r.headers.set("Etag", etag);
-                r.headers.set("Last-Modified", last_modified);
-                r.headers.set("Accept-Ranges", "bytes");
+                r.headers = headers;
                 r.headers.set("Content-Length", "0");
                 return r;
             }
             Precondition::Failed => {
-                return Response::status(412)
-                    .with_header("Etag", etag)
-                    .with_header("Last-Modified", last_modified)
-                    .with_header("Accept-Ranges", "bytes")
+                let mut r = Response::status(412);
+                for (k, v) in headers.iter() {
+                    if !k.eq_ignore_ascii_case("content-type") {
+                        r.headers.set(k, v);
+                    }
+                }
+                return r;
             }
         }
         let len = obj.content_length;
@@ -239,6 +241,7 @@ impl ObjectServer {
             .headers
             .get("range")
             .filter(|_| if_range_holds(req.headers, &etag, ts.ceil_secs()))
+            .filter(|_| !ignore_range(req.headers, &obj.metadata))
             .and_then(range::parse_range)
             .map(|spec| range::ranges_for_length(&spec, len))
             .unwrap_or(RangeOutcome::Full);
@@ -568,6 +571,21 @@ fn if_range_holds(headers: &Headers, etag: &str, last_modified: i64) -> bool {
             }
         }
     }
+}
+
+/// Swift's `X-Backend-Ignore-Range-If-Metadata-Present`: the proxy's
+/// manifest and symlink modules ask for the whole stored object when it
+/// carries one of the named metadata keys, since the client's range is
+/// about the object those describe.
+fn ignore_range(headers: &Headers, meta: &Metadata) -> bool {
+    headers
+        .get("x-backend-ignore-range-if-metadata-present")
+        .is_some_and(|names| {
+            names
+                .split(',')
+                .map(str::trim)
+                .any(|n| meta.keys().any(|k| k.eq_ignore_ascii_case(n)))
+        })
 }
 
 /// The headers a GET or HEAD of `obj` returns.

@@ -82,11 +82,11 @@ impl App {
     ) -> Self {
         App {
             proxy: Rc::new(Proxy {
+                features: mw::pipeline(&constraints),
                 constraints,
                 auth,
                 backend,
                 db,
-                features: mw::pipeline(),
             }),
             info_json,
             default_host,

@@ -90,11 +90,6 @@ impl ObjectController<'_> {
         body: &mut BodySource<'_, '_>,
     ) -> Response {
         let c = self.constraints;
-        // Server-side copy is a later feature (issue 7); silently storing the
-        // request's (empty) body instead would lose the client's data.
-        if req.headers.contains("x-copy-from") {
-            return Response::text(501, "Server-side copy (X-Copy-From) is not implemented yet");
-        }
         match req.framing {
             Framing::None if !req.headers.contains("content-length") => {
                 return Response::text(411, "Missing Content-Length header.");

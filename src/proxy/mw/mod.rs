@@ -17,10 +17,16 @@
 //! (`make_pre_authed_request`). No socket is involved; bodies move as
 //! [`BodySource`] streams.
 
+pub mod copy;
+pub mod dlo;
 pub mod quotas;
+pub mod segments;
 pub mod tempurl;
+pub mod util;
 
 use std::rc::Rc;
+
+use crate::common::constraints::Constraints;
 
 use crate::http::request::Framing;
 use crate::http::stream::LocalBoxFuture;
@@ -106,12 +112,20 @@ impl SwiftRequest {
             container: container.map(str::to_string),
             object: object.map(str::to_string),
         };
+        // As Swift's make_env: the referrer (ACLs judge it) and the agent
+        // travel with every subrequest.
+        let mut headers = Headers::new();
+        for name in ["Referer", "User-Agent"] {
+            if let Some(v) = self.head.headers.get(name) {
+                headers.set(name, v);
+            }
+        }
         SwiftRequest {
             head: Request {
                 method: method.to_string(),
                 raw_path: raw_path(&path),
                 query: query.to_string(),
-                headers: Headers::new(),
+                headers,
                 http11: true,
                 framing: Framing::None,
                 expect_continue: false,
@@ -262,8 +276,16 @@ impl Entry {
 /// account-quotas slo dlo versioned_writes object_versioning symlink`
 /// (authentication happens before the pipeline; authorization after it, in
 /// the controllers' step, as Swift's `swift.authorize` runs there).
-pub fn pipeline() -> Vec<Box<dyn Feature>> {
-    vec![Box::new(tempurl::TempUrl)]
+pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
+    vec![
+        Box::new(tempurl::TempUrl),
+        Box::new(copy::Copy {
+            max_file_size: c.max_file_size,
+        }),
+        Box::new(dlo::Dlo {
+            listing_limit: c.container_listing_limit as u64,
+        }),
+    ]
 }
 
 impl Proxy {

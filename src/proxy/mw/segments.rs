@@ -1,0 +1,258 @@
+//! A large object's body: its segments fetched one at a time through the
+//! pipeline below the large-object module and streamed in order (Swift's
+//! `SegmentedIterable`). Each segment is checked against the manifest
+//! (ETag, size) when its response arrives, and a whole segment's bytes are
+//! checked against its ETag as they pass; a failure after the response
+//! started ends the stream with an error, which closes the connection.
+
+use std::collections::VecDeque;
+use std::io;
+
+use md5::{Digest, Md5};
+
+use crate::http::stream::{BodyStream, LocalBoxFuture};
+use crate::http::Response;
+
+use super::{Entry, SwiftRequest};
+
+/// Where a segment's bytes come from.
+#[derive(Debug, Clone)]
+pub enum SegmentSource {
+    /// An object (fetched with `?multipart-manifest=get`).
+    Object {
+        /// Account.
+        account: String,
+        /// Container.
+        container: String,
+        /// Object.
+        object: String,
+        /// The ETag it must have, when the manifest says.
+        etag: Option<String>,
+        /// Its whole size, when the manifest says.
+        size: Option<u64>,
+    },
+    /// Bytes inline in the manifest (SLO `data` segments).
+    Data(Vec<u8>),
+}
+
+/// One piece of a large object: bytes `first..=last` of a source.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// The source.
+    pub source: SegmentSource,
+    /// First byte taken.
+    pub first: u64,
+    /// Last byte taken (inclusive); `None` means to the end.
+    pub last: Option<u64>,
+}
+
+/// Why a segment could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    /// The segment's GET failed.
+    #[error("got {status} while retrieving {path}")]
+    Status {
+        /// The segment's status.
+        status: u16,
+        /// The segment's path.
+        path: String,
+    },
+    /// The segment changed since the manifest was written.
+    #[error("object segment no longer valid: {0}")]
+    Invalid(String),
+    /// Reading the segment failed.
+    #[error("reading segment {0}")]
+    Io(#[from] io::Error),
+}
+
+impl SegmentError {
+    /// The status a client gets when this happens before the response
+    /// started: 503 for server errors, else 409 (as Swift answers).
+    pub fn status(&self) -> u16 {
+        match self {
+            SegmentError::Status { status, .. } if *status >= 500 => 503,
+            _ => 409,
+        }
+    }
+}
+
+struct Current {
+    body: Box<dyn BodyStream>,
+    /// Bytes of this piece not yet handed out.
+    left: u64,
+    /// Whole-segment check: running MD5 and the ETag it must end with.
+    check: Option<(Md5, String)>,
+    path: String,
+}
+
+/// Streams a large object's segments in order.
+pub struct SegmentStream {
+    entry: Entry,
+    template: SwiftRequest,
+    source: &'static str,
+    segments: VecDeque<Segment>,
+    current: Option<Current>,
+}
+
+impl SegmentStream {
+    /// A stream of `segments`, fetched as `template`'s caller from `entry`.
+    pub fn new(
+        entry: Entry,
+        template: &SwiftRequest,
+        source: &'static str,
+        segments: Vec<Segment>,
+    ) -> Self {
+        SegmentStream {
+            entry,
+            template: template.clone(),
+            source,
+            segments: segments.into(),
+            current: None,
+        }
+    }
+
+    /// Opens the first segment, so a missing or changed first segment is
+    /// an error status rather than a broken body.
+    pub async fn prime(&mut self) -> Result<(), SegmentError> {
+        if self.current.is_none() {
+            self.open_next().await?;
+        }
+        Ok(())
+    }
+
+    /// Opens the next segment; false when there are none left.
+    async fn open_next(&mut self) -> Result<bool, SegmentError> {
+        let Some(seg) = self.segments.pop_front() else {
+            return Ok(false);
+        };
+        match seg.source {
+            SegmentSource::Data(d) => {
+                let end = seg.last.map_or(d.len(), |l| (l as usize + 1).min(d.len()));
+                let start = (seg.first as usize).min(end);
+                let bytes = d[start..end].to_vec();
+                self.current = Some(Current {
+                    left: bytes.len() as u64,
+                    body: Box::new(crate::http::stream::BytesStream::new(bytes)),
+                    check: None,
+                    path: "data segment".into(),
+                });
+            }
+            SegmentSource::Object {
+                account,
+                container,
+                object,
+                etag,
+                size,
+            } => {
+                let mut req = self.template.sub(
+                    "GET",
+                    &account,
+                    Some(&container),
+                    Some(&object),
+                    "multipart-manifest=get",
+                    self.source,
+                );
+                let path = format!("/{account}/{container}/{object}");
+                let to_end = seg.last.is_none() || size.is_some_and(|s| seg.last == Some(s - 1));
+                let ranged = seg.first != 0 || !to_end;
+                if ranged {
+                    let last = if to_end {
+                        String::new()
+                    } else {
+                        seg.last.unwrap_or(0).to_string()
+                    };
+                    req.head
+                        .headers
+                        .set("Range", format!("bytes={}-{}", seg.first, last));
+                }
+                let resp: Response = self.entry.call_empty(&req).await;
+                if !(200..300).contains(&resp.status) {
+                    return Err(SegmentError::Status {
+                        status: resp.status,
+                        path,
+                    });
+                }
+                let got_etag = resp
+                    .headers
+                    .get("etag")
+                    .map(|e| e.trim_matches('"').to_string())
+                    .unwrap_or_default();
+                let len = resp.body.len();
+                if let Some(want) = &etag {
+                    if want.trim_matches('"') != got_etag {
+                        return Err(SegmentError::Invalid(format!(
+                            "{path} etag: {got_etag} != {want}"
+                        )));
+                    }
+                }
+                if let Some(want) = size {
+                    if !ranged && len != want {
+                        return Err(SegmentError::Invalid(format!(
+                            "{path} size: {len} != {want}"
+                        )));
+                    }
+                }
+                let check = (!ranged && !got_etag.is_empty()).then(|| (Md5::new(), got_etag));
+                self.current = Some(Current {
+                    body: resp.body.into_stream(),
+                    left: len,
+                    check,
+                    path,
+                });
+            }
+        }
+        Ok(true)
+    }
+
+    async fn next(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        loop {
+            let Some(cur) = self.current.as_mut() else {
+                match self.open_next().await {
+                    Ok(true) => continue,
+                    Ok(false) => return (Ok(0), buf),
+                    Err(e) => {
+                        tracing::warn!("large object segment: {e}");
+                        return (Err(io::Error::other(e)), buf);
+                    }
+                }
+            };
+            if cur.left == 0 {
+                if let Some((md5, want)) = cur.check.take() {
+                    let got = hex::encode(md5.finalize());
+                    if got != want {
+                        let e = format!("bad MD5 for {}: {got} != {want}", cur.path);
+                        tracing::warn!("large object segment: {e}");
+                        return (Err(io::Error::other(e)), buf);
+                    }
+                }
+                self.current = None;
+                continue;
+            }
+            let start = buf.len();
+            let (res, b) = cur.body.read(buf).await;
+            buf = b;
+            match res {
+                Ok(0) => {
+                    let e = format!("segment {} ended early", cur.path);
+                    return (Err(io::Error::other(e)), buf);
+                }
+                Ok(n) => {
+                    let n = n.min(cur.left as usize);
+                    buf.truncate(start + n);
+                    cur.left -= n as u64;
+                    if let Some((md5, _)) = cur.check.as_mut() {
+                        md5.update(&buf[start..start + n]);
+                    }
+                    return (Ok(n), buf);
+                }
+                Err(e) => return (Err(e), buf),
+            }
+        }
+    }
+}
+
+impl BodyStream for SegmentStream {
+    fn read(&mut self, buf: Vec<u8>) -> LocalBoxFuture<'_, (io::Result<usize>, Vec<u8>)> {
+        Box::pin(self.next(buf))
+    }
+}
