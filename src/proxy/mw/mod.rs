@@ -17,6 +17,7 @@
 //! (`make_pre_authed_request`). No socket is involved; bodies move as
 //! [`BodySource`] streams.
 
+pub mod bulk;
 pub mod copy;
 pub mod dlo;
 pub mod quotas;
@@ -278,6 +279,9 @@ impl Entry {
 /// the controllers' step, as Swift's `swift.authorize` runs there).
 pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
     vec![
+        Box::new(bulk::Bulk {
+            max_path_length: c.max_object_name_length + c.max_container_name_length + 2,
+        }),
         Box::new(tempurl::TempUrl),
         Box::new(copy::Copy {
             max_file_size: c.max_file_size,
