@@ -33,6 +33,7 @@ pub fn info_document(config: &Config) -> String {
         "tempurl": crate::proxy::mw::tempurl::info(),
         "bulk_delete": crate::proxy::mw::bulk::delete_info(),
         "container_quotas": {},
+        "staticweb": {},
         "account_quotas": {},
     });
     doc.to_string()
