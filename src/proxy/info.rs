@@ -31,6 +31,7 @@ pub fn info_document(config: &Config) -> String {
         },
         "tempauth": {"account_acls": true},
         "tempurl": crate::proxy::mw::tempurl::info(),
+        "formpost": crate::proxy::mw::formpost::info(),
         "bulk_delete": crate::proxy::mw::bulk::delete_info(),
         "container_quotas": {},
         "staticweb": {},

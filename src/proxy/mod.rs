@@ -142,8 +142,10 @@ impl Proxy {
         let req = &sreq.head;
         let sp = &sreq.path;
         let who = &*sreq.who;
-        let grant = if sreq.preauthed {
+        let grant = if sreq.preauthed || who.tempurl_covers(&sp.account, sp.container.as_deref()) {
             Grant::Owner
+        } else if matches!(who, AuthResult::TempUrl { .. }) {
+            Grant::None
         } else {
             match self.account_grant(who, &sp.account).await {
                 Ok(g) => g,
@@ -151,7 +153,7 @@ impl Proxy {
             }
         };
         let deny = || match who {
-            AuthResult::Anonymous => auth::unauthorized(&sp.account),
+            AuthResult::Anonymous | AuthResult::TempUrl { .. } => auth::unauthorized(&sp.account),
             AuthResult::User(_) => Response::status(403),
         };
         let Some(container) = sp.container.as_deref() else {
@@ -349,7 +351,7 @@ impl Proxy {
                     || g.strip_suffix(":*")
                         .is_some_and(|a| id.groups.iter().any(|ug| ug == a))
             }),
-            AuthResult::Anonymous => false,
+            AuthResult::Anonymous | AuthResult::TempUrl { .. } => false,
         }
     }
 

@@ -20,6 +20,7 @@
 pub mod bulk;
 pub mod copy;
 pub mod dlo;
+pub mod formpost;
 pub mod quotas;
 pub mod segments;
 pub mod staticweb;
@@ -284,6 +285,7 @@ pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
             max_path_length: c.max_object_name_length + c.max_container_name_length + 2,
         }),
         Box::new(tempurl::TempUrl),
+        Box::new(formpost::FormPost),
         Box::new(staticweb::StaticWeb),
         Box::new(copy::Copy {
             max_file_size: c.max_file_size,

@@ -25,7 +25,8 @@ impl Feature for StaticWeb {
         req.source.is_none()
             && matches!(req.method(), "GET" | "HEAD")
             && req.path.container.is_some()
-            && (matches!(*req.who, AuthResult::Anonymous) || web_mode(req))
+            && (matches!(*req.who, AuthResult::Anonymous | AuthResult::TempUrl { .. })
+                || web_mode(req))
     }
 
     fn handle<'a>(
@@ -168,8 +169,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// A subrequest by the same caller (keeping a temporary URL's
-    /// pre-authorization).
+    /// A subrequest by the same caller (a temporary URL's user included).
     async fn sub(
         &self,
         method: &str,
@@ -186,7 +186,6 @@ impl Ctx<'_> {
             query,
             "SW",
         );
-        sub.preauthed = self.req.preauthed;
         if copy_headers {
             sub.head.headers = self.req.head.headers.clone();
         }
@@ -373,7 +372,7 @@ impl Ctx<'_> {
             return self.error_response(Response::status(404), meta).await;
         }
         let tempurl_qs = self.tempurl_query();
-        let tempurl_prefix = if self.req.preauthed {
+        let tempurl_prefix = if matches!(*self.req.who, AuthResult::TempUrl { .. }) {
             self.req.param("temp_url_prefix").unwrap_or_default()
         } else {
             String::new()
@@ -450,7 +449,7 @@ impl Ctx<'_> {
     /// Links in a listing reached through a prefix temporary URL carry
     /// that URL's signature.
     fn tempurl_query(&self) -> String {
-        if !self.req.preauthed {
+        if !matches!(*self.req.who, AuthResult::TempUrl { .. }) {
             return String::new();
         }
         let Some(prefix) = self.req.param("temp_url_prefix") else {

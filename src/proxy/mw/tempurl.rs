@@ -596,13 +596,21 @@ async fn serve(next: Next<'_>, req: &SwiftRequest, body: &mut BodySource<'_, '_>
     if let Err(r) = check_disallowed(req.method(), req.headers()) {
         return r;
     }
-    // The signature is the authorization: the request goes on as
-    // pre-authorized, for the object (or prefix) it names.
+    // The signature is the authorization: the request (and whatever
+    // subrequests it leads to, such as large-object segments) goes on as
+    // the temporary URL's user, allowed within the key's scope.
+    let container = match granted.scope {
+        Scope::Account => None,
+        Scope::Container => sp.container.clone(),
+    };
     let sub = SwiftRequest {
         head: clean_request(&req.head, &granted),
         path: req.path.clone(),
-        who: Rc::new(AuthResult::Anonymous),
-        preauthed: true,
+        who: Rc::new(AuthResult::TempUrl {
+            account: sp.account.clone(),
+            container,
+        }),
+        preauthed: false,
         source: None,
     };
     let resp = next.call(&sub, body).await;
