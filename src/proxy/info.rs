@@ -33,6 +33,7 @@ pub fn info_document(config: &Config) -> String {
         "tempurl": crate::proxy::mw::tempurl::info(),
         "formpost": crate::proxy::mw::formpost::info(),
         "bulk_delete": crate::proxy::mw::bulk::delete_info(),
+        "bulk_upload": crate::proxy::mw::bulk_extract::upload_info(),
         "container_quotas": {},
         "staticweb": {},
         "account_quotas": {},

@@ -29,6 +29,8 @@ const YIELD_FREQUENCY: Duration = Duration::from_secs(10);
 pub struct Bulk {
     /// Longest acceptable name line: object plus container name lengths.
     pub max_path_length: usize,
+    /// Largest member an archive may hold.
+    pub max_file_size: u64,
 }
 
 impl Feature for Bulk {
@@ -38,8 +40,9 @@ impl Feature for Bulk {
 
     fn claims(&self, req: &SwiftRequest) -> bool {
         req.source.is_none()
-            && matches!(req.method(), "POST" | "DELETE")
-            && req.head.query.contains("bulk-delete")
+            && ((matches!(req.method(), "POST" | "DELETE")
+                && req.head.query.contains("bulk-delete"))
+                || (req.method() == "PUT" && req.head.query.contains("extract-archive")))
     }
 
     fn handle<'a>(
@@ -49,6 +52,23 @@ impl Feature for Bulk {
         body: &'a mut BodySource<'_, '_>,
     ) -> LocalBoxFuture<'a, Response> {
         Box::pin(async move {
+            if req.method() == "PUT" {
+                let Some(kind) = req.param("extract-archive") else {
+                    return next.call(req, body).await;
+                };
+                let Some(c) = super::bulk_extract::compression(&kind) else {
+                    return Response::text(400, "Unsupported archive format");
+                };
+                return super::bulk_extract::extract(
+                    next,
+                    req,
+                    body,
+                    c,
+                    self.max_path_length,
+                    self.max_file_size,
+                )
+                .await;
+            }
             let wanted =
                 crate::http::request::query_pairs(&req.head.query).any(|(k, _)| k == "bulk-delete");
             if !wanted {
@@ -71,7 +91,8 @@ pub enum OutFormat {
 }
 
 impl OutFormat {
-    fn from_request(req: &SwiftRequest) -> Option<OutFormat> {
+    /// The format `Accept` asks for; `None` when it allows none.
+    pub fn from_request(req: &SwiftRequest) -> Option<OutFormat> {
         let mut head = req.head.clone();
         head.query.clear();
         match choose_format(&head) {
@@ -83,7 +104,8 @@ impl OutFormat {
         }
     }
 
-    fn content_type(self) -> &'static str {
+    /// Its media type.
+    pub fn content_type(self) -> &'static str {
         match self {
             OutFormat::Plain => "text/plain",
             OutFormat::Json => "application/json",
@@ -252,13 +274,11 @@ impl Bulk {
     ) -> Response {
         let format = OutFormat::from_request(req);
         let mut stream = DeleteStream::new(next.entry(), req.clone(), format, YIELD_FREQUENCY);
-        let refused = if format.is_none() {
-            Some(Refused::new(406, ""))
-        } else if req
+        let foreign_type = req
             .headers()
             .get("content-type")
-            .is_some_and(|t| !t.is_empty() && !t.starts_with("text/plain"))
-        {
+            .is_some_and(|t| !t.is_empty() && !t.starts_with("text/plain"));
+        let refused = if format.is_none() || foreign_type {
             Some(Refused::new(406, ""))
         } else {
             match read_names(body, req, self.max_path_length).await {

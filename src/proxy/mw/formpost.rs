@@ -449,8 +449,8 @@ mod tests {
             ("expires".to_string(), expires),
             ("signature".to_string(), sig),
         ];
-        assert!(check_signature("/v1/a/c/", &attrs, &[key.clone()]).is_ok());
-        assert!(check_signature("/v1/a/d/", &attrs, &[key.clone()]).is_err());
+        assert!(check_signature("/v1/a/c/", &attrs, std::slice::from_ref(&key)).is_ok());
+        assert!(check_signature("/v1/a/d/", &attrs, std::slice::from_ref(&key)).is_err());
         attrs[1].1 = "1000".into();
         assert!(check_signature("/v1/a/c/", &attrs, &[key]).is_err());
     }

@@ -18,12 +18,14 @@
 //! [`BodySource`] streams.
 
 pub mod bulk;
+pub mod bulk_extract;
 pub mod copy;
 pub mod dlo;
 pub mod formpost;
 pub mod quotas;
 pub mod segments;
 pub mod staticweb;
+pub mod tar;
 pub mod tempurl;
 pub mod util;
 
@@ -283,6 +285,7 @@ pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
     vec![
         Box::new(bulk::Bulk {
             max_path_length: c.max_object_name_length + c.max_container_name_length + 2,
+            max_file_size: c.max_file_size,
         }),
         Box::new(tempurl::TempUrl),
         Box::new(formpost::FormPost),
