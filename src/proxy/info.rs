@@ -6,6 +6,7 @@ use crate::config::Config;
 /// Builds the `/info` JSON once at start-up.
 pub fn info_document(config: &Config) -> String {
     let c = &config.constraints;
+    let slo = crate::proxy::mw::slo::Slo::default();
     let doc = serde_json::json!({
         "swift": {
             "version": env!("CARGO_PKG_VERSION"),
@@ -37,6 +38,13 @@ pub fn info_document(config: &Config) -> String {
         "container_quotas": {},
         "staticweb": {},
         "account_quotas": {},
+        "slo": {
+            "max_manifest_segments": slo.max_manifest_segments,
+            "max_manifest_size": slo.max_manifest_size,
+            "yield_frequency": 10,
+            "min_segment_size": 1,
+            "allow_async_delete": false,
+        },
     });
     doc.to_string()
 }

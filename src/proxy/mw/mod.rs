@@ -24,6 +24,8 @@ pub mod dlo;
 pub mod formpost;
 pub mod quotas;
 pub mod segments;
+pub mod slo;
+pub mod slo_manifest;
 pub mod staticweb;
 pub mod tar;
 pub mod tempurl;
@@ -248,6 +250,15 @@ impl<'a> Next<'a> {
         }
     }
 
+    /// The pipeline from the calling module itself (Swift's
+    /// `get_response(self)`: the module sees its own subrequests).
+    pub fn including_self(self) -> Next<'a> {
+        Next {
+            proxy: self.proxy,
+            at: self.at.saturating_sub(1),
+        }
+    }
+
     /// The proxy's shared state.
     pub fn proxy(self) -> &'a Rc<Proxy> {
         self.proxy
@@ -293,6 +304,7 @@ pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
         Box::new(copy::Copy {
             max_file_size: c.max_file_size,
         }),
+        Box::new(slo::Slo::default()),
         Box::new(dlo::Dlo {
             listing_limit: c.container_listing_limit as u64,
         }),

@@ -133,3 +133,84 @@ mod query_tests {
         assert_eq!(with_param("version-id=1", "version-id", None), "");
     }
 }
+
+/// Reads a (small) response body into memory, refusing more than `limit`.
+pub async fn read_body(body: crate::http::Body, limit: usize) -> std::io::Result<Vec<u8>> {
+    if let crate::http::Body::Bytes(b) = body {
+        return Ok(b);
+    }
+    let mut src = crate::http::BodySource::Stream(body.into_stream());
+    src.read_to_end(limit)
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// The status line text Swift puts in bulk-style bodies (`404 Not Found`).
+pub fn status_line(status: u16) -> String {
+    format!("{status} {}", crate::http::response::reason(status))
+}
+
+/// Swift's bulk-style result body (`get_response_body`): JSON with an
+/// `Errors` list, or `Key: value` lines sorted by key then `Errors:` and
+/// one `name, status` line per error.
+pub fn result_body(
+    json: bool,
+    fields: &[(&str, serde_json::Value)],
+    errors: &[(String, String)],
+) -> Vec<u8> {
+    if json {
+        let mut m = serde_json::Map::new();
+        for (k, v) in fields {
+            m.insert(k.to_string(), v.clone());
+        }
+        m.insert(
+            "Errors".into(),
+            serde_json::Value::Array(
+                errors
+                    .iter()
+                    .map(|(n, s)| serde_json::json!([n, s]))
+                    .collect(),
+            ),
+        );
+        return serde_json::Value::Object(m).to_string().into_bytes();
+    }
+    let mut sorted: Vec<&(&str, serde_json::Value)> = fields.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = String::new();
+    for (k, v) in sorted {
+        let v = match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    out.push_str("Errors:\n");
+    for (n, s) in errors {
+        out.push_str(&format!("{n}, {s}\n"));
+    }
+    out.into_bytes()
+}
+
+/// Whether the client prefers JSON among text/plain and application/json
+/// (Swift's `req.accept.best_match`, simplified to the first listed).
+pub fn wants_json(accept: Option<&str>) -> bool {
+    let Some(a) = accept else { return false };
+    for part in a.split(',') {
+        let t = part.split(';').next().unwrap_or("").trim();
+        match t {
+            "application/json" => return true,
+            "text/plain" | "*/*" | "text/*" => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A response's length: its `Content-Length` header when a module set one
+/// (HEAD of a large object), else its body's length.
+pub fn content_length(resp: &crate::http::Response) -> u64 {
+    resp.headers
+        .get("content-length")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| resp.body.len())
+}
