@@ -495,6 +495,106 @@ pub fn delete_info() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::rc::Rc;
+
+    use crate::common::constraints::Constraints;
+    use crate::common::hash::HashConf;
+    use crate::config::TempAuthConfig;
+    use crate::db::DbPool;
+    use crate::obj::hashed::HashedManager;
+    use crate::obj::server::ObjectServer;
+    use crate::proxy::auth::{AuthResult, Identity, TempAuth};
+    use crate::proxy::backend::Backend;
+    use crate::proxy::path::SwiftPath;
+    use crate::proxy::Proxy;
+
+    /// A proxy over a fresh device, and a reseller's request to `/v1/AUTH_a`.
+    fn proxy(root: &std::path::Path) -> (Rc<Proxy>, DbPool, SwiftRequest) {
+        let conf = HashConf {
+            prefix: String::new(),
+            suffix: "s".into(),
+        };
+        let db = DbPool::start(root.to_path_buf(), conf.clone(), 4, 1).expect("db");
+        let m = HashedManager::new(root.to_path_buf(), conf, 4).expect("manager");
+        let objects = Rc::new(ObjectServer::new(Rc::new(m), 64 * 1024, 1 << 20));
+        let constraints = Constraints::default();
+        let proxy = Rc::new(Proxy {
+            features: super::super::pipeline(&constraints),
+            constraints,
+            auth: TempAuth::new(TempAuthConfig::default(), [1; 32]),
+            backend: Backend::local(objects),
+            db: db.clone(),
+        });
+        let head = crate::http::Request {
+            method: "POST".into(),
+            raw_path: "/v1/AUTH_a".into(),
+            query: "bulk-delete".into(),
+            headers: crate::http::Headers::new(),
+            http11: true,
+            framing: Framing::Length(0),
+            expect_continue: false,
+            keep_alive: true,
+            peer: None,
+            non_utf8: Vec::new(),
+        };
+        let who = AuthResult::User(Identity {
+            user: "admin:admin".into(),
+            account: "AUTH_admin".into(),
+            account_admin: true,
+            reseller_admin: true,
+            groups: vec![".reseller_admin".into()],
+            service_token: false,
+        });
+        let req = SwiftRequest {
+            head,
+            path: SwiftPath {
+                version: "v1".into(),
+                account: "AUTH_a".into(),
+                container: None,
+                object: None,
+            },
+            who: Rc::new(who),
+            preauthed: false,
+            source: None,
+        };
+        (proxy, db, req)
+    }
+
+    #[test]
+    fn heartbeats_go_out_while_deletes_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (proxy, db, req) = proxy(dir.path());
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("rt");
+        let pieces = rt.block_on(async {
+            let entry = Entry {
+                proxy: proxy.clone(),
+                at: 0,
+            };
+            // Heartbeat after every delete.
+            let mut s = DeleteStream::new(entry, req, Some(OutFormat::Plain), Duration::ZERO);
+            s.queue(vec![Ok("c/o1".into()), Ok("c/o2".into())]);
+            let mut pieces = Vec::new();
+            loop {
+                let (res, buf) = s.read(Vec::with_capacity(4096)).await;
+                if res.expect("read") == 0 {
+                    break;
+                }
+                pieces.push(String::from_utf8(buf).expect("utf8"));
+            }
+            pieces
+        });
+        assert_eq!(pieces.len(), 3, "{pieces:?}");
+        assert_eq!((pieces[0].as_str(), pieces[1].as_str()), (" ", " "));
+        assert!(
+            pieces[2].starts_with("\r\n\r\nNumber Deleted: 0\nNumber Not Found: 2\n"),
+            "{:?}",
+            pieces[2]
+        );
+        db.shutdown();
+    }
 
     #[test]
     fn answers_in_three_formats() {
