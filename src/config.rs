@@ -44,6 +44,9 @@ pub struct Config {
     pub db_threads: usize,
     /// Seconds between object updater passes over `async_pending/`.
     pub updater_interval_secs: u64,
+    /// Seconds between object expirer passes (deleting objects whose
+    /// `X-Delete-At` has passed).
+    pub expirer_interval_secs: u64,
     /// Storage options.
     pub storage: StorageConfig,
     /// Swift's hash path prefix and suffix, as in swift.conf `[swift-hash]`.
@@ -141,6 +144,7 @@ impl Default for Config {
             log_requests: true,
             db_threads: 2,
             updater_interval_secs: 30,
+            expirer_interval_secs: 60,
             storage: StorageConfig::default(),
             swift_hash: SwiftHash::default(),
             constraints: Constraints::default(),

@@ -119,6 +119,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let default_host = bound.to_string();
     let cfg = config.clone();
     let worker_db = db.clone();
+    let worker_manager_for_expirer = manager.clone();
     let worker_manager = manager;
     let backend_manager = worker_manager.clone();
     let backend_spec = spec.clone();
@@ -187,6 +188,27 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     )
     .map_err(io_ctx("starting the object updater"))?;
 
+    let expirer_db = db.clone();
+    let expirer_cfg = config.clone();
+    let expirer_manager = worker_manager_for_expirer;
+    let expirer_handle = crate::daemons::expirer::spawn(
+        config.data_dir.join(&config.storage.device),
+        Duration::from_secs(config.expirer_interval_secs.max(1)),
+        flag.clone(),
+        move || {
+            let updater: Rc<dyn ContainerUpdater> = Rc::new(DbUpdater { db: expirer_db });
+            Rc::new(
+                ObjectServer::new(
+                    Rc::new(expirer_manager),
+                    expirer_cfg.storage.io_buffer_size,
+                    expirer_cfg.constraints.max_file_size,
+                )
+                .with_updater(updater),
+            )
+        },
+    )
+    .map_err(io_ctx("starting the object expirer"))?;
+
     // Tests and scripts wait for this line to know the port.
     println!("paco listening on http://{bound}");
     let _ = std::io::stdout().flush();
@@ -210,6 +232,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         let _ = h.join();
     }
     let _ = updater_handle.join();
+    let _ = expirer_handle.join();
     db.shutdown();
     info!("paco stopped");
     Ok(())

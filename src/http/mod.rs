@@ -5,6 +5,7 @@ pub mod body;
 pub mod conditional;
 pub mod conn;
 pub mod headers;
+pub mod multipart;
 pub mod range;
 pub mod request;
 pub mod response;

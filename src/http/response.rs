@@ -45,6 +45,19 @@ pub enum Body {
     /// Chunks produced on demand (large objects made of several objects'
     /// pieces); an error mid-stream closes the connection.
     Stream(StreamBody),
+    /// Chunks of unknown total length, each sent as soon as it is produced
+    /// (`Transfer-Encoding: chunked`): long-running answers that keep the
+    /// client waiting with whitespace heartbeats (bulk operations).
+    Chunked(ChunkedBody),
+}
+
+/// A body sent chunk by chunk as produced; see [`Body::Chunked`].
+pub struct ChunkedBody(pub Box<dyn BodyStream>);
+
+impl std::fmt::Debug for ChunkedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChunkedBody")
+    }
 }
 
 /// A file and the pieces of the body that come from it.
@@ -95,6 +108,8 @@ impl Body {
                 })
                 .sum(),
             Body::Stream(s) => s.len,
+            // Unknown until sent.
+            Body::Chunked(_) => 0,
         }
     }
 
@@ -105,6 +120,7 @@ impl Body {
             Body::Bytes(b) => Box::new(BytesStream::new(b)),
             Body::File(f) => Box::new(FileStream::new(f)),
             Body::Stream(s) => s.stream,
+            Body::Chunked(c) => c.0,
         }
     }
 
@@ -165,6 +181,7 @@ pub fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         408 => "Request Timeout",
         409 => "Conflict",
         411 => "Length Required",
@@ -177,6 +194,7 @@ pub fn reason(status: u16) -> &'static str {
         499 => "Client Disconnect",
         500 => "Internal Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         507 => "Insufficient Storage",
         _ => "Unknown",
@@ -191,6 +209,7 @@ fn default_body(status: u16) -> Option<String> {
         403 => "Access was denied to this resource.",
         404 => "The resource could not be found.",
         405 => "The method is not allowed for this resource.",
+        406 => "The resource is not available in a format acceptable to your browser.",
         408 => "The server has waited too long for the request to be sent by the client.",
         409 => "There was a conflict when trying to complete your request.",
         411 => "Content-Length header required.",
@@ -201,6 +220,7 @@ fn default_body(status: u16) -> Option<String> {
         499 => "The client disconnected during request.",
         500 => "The server has either erred or is incapable of performing the requested operation.",
         501 => "The requested method is not implemented by this server.",
+        502 => "Bad gateway.",
         503 => "The server is currently unavailable. Please try again at a later time.",
         507 => "There was not enough space to save the resource.",
         _ => return None,
@@ -253,7 +273,14 @@ pub async fn write_response(
 ) -> io::Result<u64> {
     let is_head = req.is_some_and(|r| r.method == "HEAD");
     let body_len = resp.body.len();
-    if !resp.headers.contains("content-length") && resp.status >= 200 {
+    let chunked = matches!(resp.body, Body::Chunked(_));
+    if chunked {
+        // HTTP/1.0 clients get the bytes unframed; the handler closes the
+        // connection after them.
+        if req.is_none_or(|r| r.http11) && !is_head_method(req) {
+            resp.headers.set("Transfer-Encoding", "chunked");
+        }
+    } else if !resp.headers.contains("content-length") && resp.status >= 200 {
         resp.headers.set("Content-Length", body_len.to_string());
     }
     if !resp.headers.contains("content-type") && resp.status >= 200 && resp.status != 304 {
@@ -336,12 +363,70 @@ pub async fn write_response(
             write_stream_body(conn, head, sb, conn.limits.io_buffer_size).await?;
             Ok(body_len)
         }
+        Body::Chunked(cb) => {
+            let framed = req.is_none_or(|r| r.http11);
+            write_chunked_body(conn, head, cb, framed).await
+        }
     }
 }
 
 /// Ranges at least this long are sent with `sendfile` when cached; shorter
 /// ones are cheaper through the buffer that already holds the head.
 const SENDFILE_MIN: u64 = 256 * 1024;
+
+fn is_head_method(req: Option<&Request>) -> bool {
+    req.is_some_and(|r| r.method == "HEAD")
+}
+
+/// Sends each piece the stream produces at once, as one HTTP chunk when
+/// `framed`; returns the body bytes sent.
+async fn write_chunked_body(
+    conn: &mut Conn,
+    head: Vec<u8>,
+    mut cb: ChunkedBody,
+    framed: bool,
+) -> io::Result<u64> {
+    let (res, buf) = conn.write_all(head).await;
+    buffers::give(buf);
+    res?;
+    let mut sent = 0u64;
+    let mut piece = buffers::take(64 * 1024);
+    loop {
+        piece.clear();
+        let (res, buf) = cb.0.read(piece).await;
+        piece = buf;
+        let n = match res {
+            Ok(n) => n,
+            Err(e) => {
+                buffers::give(piece);
+                return Err(e);
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        sent += n as u64;
+        let mut out = Vec::with_capacity(n + 16);
+        if framed {
+            out.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+        }
+        out.extend_from_slice(&piece);
+        if framed {
+            out.extend_from_slice(b"\r\n");
+        }
+        let (res, _) = conn.write_all(out).await;
+        if let Err(e) = res {
+            buffers::give(piece);
+            return Err(e);
+        }
+    }
+    buffers::give(piece);
+    if framed {
+        let (res, _) = conn.write_all(b"0\r\n\r\n".to_vec()).await;
+        res?;
+    }
+    Ok(sent)
+}
 
 /// Streams a produced body through pooled buffers. Bytes beyond or short of
 /// the announced length are errors: the client would misread the framing,

@@ -3,6 +3,7 @@
 
 pub mod dirents;
 pub mod diskfile;
+pub mod expiring;
 pub mod hashed;
 pub mod metadata;
 pub mod server;

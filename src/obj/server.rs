@@ -14,6 +14,7 @@ use crate::http::response::{FileBody, Part};
 use crate::http::{Body, BodySource, Headers, Response};
 
 use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
+use super::expiring;
 use super::hashed::{HashedDiskFile, HashedManager};
 use super::metadata::Metadata;
 use super::updates::{save_pending, ContainerUpdate, ContainerUpdater, UpdateError};
@@ -166,6 +167,32 @@ impl ObjectServer {
                     })
             }
         }
+    }
+
+    /// Queues the expiry a PUT or POST sets, durably, before the write that
+    /// sets it is committed: a crash in between leaves an entry the expirer
+    /// drops (its guarded delete finds no such expiry), never an expiring
+    /// object nobody will delete.
+    fn queue_expiry(&self, hash: &str, req: &ObjRequest<'_>) -> Result<(), Response> {
+        let Some(at) = req
+            .headers
+            .get("x-delete-at")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        else {
+            return Ok(());
+        };
+        let e = expiring::Expiry {
+            account: req.account.to_string(),
+            container: req.container.to_string(),
+            object: req.object.to_string(),
+            delete_at: at,
+        };
+        expiring::record(self.manager.device_root(), hash, &e)
+            .map(|_| ())
+            .map_err(|err| {
+                tracing::error!(object = %req.object, "could not queue expiry: {err}");
+                Response::status(500)
+            })
     }
 
     /// Answers one object request.
@@ -389,6 +416,10 @@ impl ObjectServer {
         }
         note_raw_values(req.headers, &mut meta);
         let size = writer.written();
+        if let Err(r) = self.queue_expiry(df.hash(), req) {
+            writer.abort().await;
+            return r;
+        }
         if let Err(e) = writer.commit(ts, &meta).await {
             return error_response(&e);
         }
@@ -432,6 +463,9 @@ impl ObjectServer {
             }
         }
         note_raw_values(req.headers, &mut meta);
+        if let Err(r) = self.queue_expiry(df.hash(), req) {
+            return r;
+        }
         if let Err(e) = df.write_metadata(ts, &meta).await {
             return error_response(&e);
         }

@@ -21,6 +21,8 @@ pub struct AccountRequest<'a> {
     pub owner: bool,
     /// Reseller admin (may PUT and DELETE accounts).
     pub reseller: bool,
+    /// Metadata updates feature modules add (account quotas' sysmeta).
+    pub extra_updates: Vec<(String, String)>,
 }
 
 fn db_error(e: crate::db::DbError) -> Response {
@@ -141,10 +143,11 @@ async fn read(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response 
 }
 
 async fn post(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response {
-    let updates = match meta::account_updates(c, &r.req.headers, r.owner) {
+    let mut updates = match meta::account_updates(c, &r.req.headers, r.owner) {
         Ok(u) => u,
         Err(resp) => return resp,
     };
+    updates.extend(r.extra_updates.iter().cloned());
     if let Err(resp) = autocreate(db, r.account).await {
         return resp;
     }
@@ -170,10 +173,11 @@ async fn post(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response 
 }
 
 async fn put(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response {
-    let updates = match meta::account_updates(c, &r.req.headers, true) {
+    let mut updates = match meta::account_updates(c, &r.req.headers, true) {
         Ok(u) => u,
         Err(resp) => return resp,
     };
+    updates.extend(r.extra_updates.iter().cloned());
     match db
         .create_account_with_metadata(r.account, Timestamp::now(), updates)
         .await

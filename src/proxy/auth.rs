@@ -40,6 +40,28 @@ pub enum AuthResult {
     Anonymous,
     /// A valid token.
     User(Identity),
+    /// A valid temporary URL (Swift's `.wsgi.tempurl` user): requests it
+    /// leads to (its own and any subrequests) are allowed in its account,
+    /// or only in its container when a container key signed it.
+    TempUrl {
+        /// The account the URL is for.
+        account: String,
+        /// The container, when the URL was signed with a container key.
+        container: Option<String>,
+    },
+}
+
+impl AuthResult {
+    /// Whether a temporary URL's scope covers `account`/`container`.
+    pub fn tempurl_covers(&self, account: &str, container: Option<&str>) -> bool {
+        match self {
+            AuthResult::TempUrl {
+                account: a,
+                container: c,
+            } => a == account && (c.is_none() || c.as_deref() == container),
+            _ => false,
+        }
+    }
 }
 
 /// tempauth for one process; cheap to clone per worker.
@@ -161,7 +183,7 @@ impl TempAuth {
                         .strip_prefix(prefix.as_str())
                         .is_some_and(|a| Some(a) == own)
             }
-            AuthResult::Anonymous => false,
+            AuthResult::Anonymous | AuthResult::TempUrl { .. } => false,
         }
     }
 

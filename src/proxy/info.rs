@@ -31,6 +31,13 @@ pub fn info_document(config: &Config) -> String {
             "policies": [{"name": "Policy-0", "aliases": "Policy-0", "default": true}],
         },
         "tempauth": {"account_acls": true},
+        "tempurl": crate::proxy::mw::tempurl::info(),
+        "formpost": crate::proxy::mw::formpost::info(),
+        "bulk_delete": crate::proxy::mw::bulk::delete_info(),
+        "bulk_upload": crate::proxy::mw::bulk_extract::upload_info(),
+        "container_quotas": {},
+        "staticweb": {},
+        "account_quotas": {},
         "slo": {
             "max_manifest_segments": slo.max_manifest_segments,
             "max_manifest_size": slo.max_manifest_size,

@@ -30,6 +30,7 @@ use acl::{account_access, parse_account_acl, parse_acl, referrer_allowed, Accoun
 use auth::{AuthResult, TempAuth};
 use backend::Backend;
 use cors::CorsInfo;
+use mw::quotas;
 use object::{ObjectController, ObjectTarget};
 use path::SwiftPath;
 
@@ -141,8 +142,10 @@ impl Proxy {
         let req = &sreq.head;
         let sp = &sreq.path;
         let who = &*sreq.who;
-        let grant = if sreq.preauthed {
+        let grant = if sreq.preauthed || who.tempurl_covers(&sp.account, sp.container.as_deref()) {
             Grant::Owner
+        } else if matches!(who, AuthResult::TempUrl { .. }) {
+            Grant::None
         } else {
             match self.account_grant(who, &sp.account).await {
                 Ok(g) => g,
@@ -150,7 +153,7 @@ impl Proxy {
             }
         };
         let deny = || match who {
-            AuthResult::Anonymous => auth::unauthorized(&sp.account),
+            AuthResult::Anonymous | AuthResult::TempUrl { .. } => auth::unauthorized(&sp.account),
             AuthResult::User(_) => Response::status(403),
         };
         let Some(container) = sp.container.as_deref() else {
@@ -161,13 +164,25 @@ impl Proxy {
             if !allowed {
                 return deny();
             }
+            let reseller = matches!(who, AuthResult::User(id) if id.reseller_admin);
+            let extra_updates = if matches!(req.method.as_str(), "PUT" | "POST") {
+                match quotas::account_updates(&req.headers, reseller) {
+                    Ok(u) => u,
+                    Err(r) => return r,
+                }
+            } else {
+                Vec::new()
+            };
             let ar = account::AccountRequest {
                 req,
                 account: &sp.account,
                 owner: grant == Grant::Owner,
-                reseller: matches!(who, AuthResult::User(id) if id.reseller_admin),
+                reseller,
+                extra_updates,
             };
-            return account::handle(&self.db, &self.constraints, &ar).await;
+            let mut resp = account::handle(&self.db, &self.constraints, &ar).await;
+            quotas::show_account_quotas(&mut resp);
+            return resp;
         };
         // Owners reading objects need nothing from the container; everyone
         // else needs its ACLs, and writes need to know it exists.
@@ -189,6 +204,11 @@ impl Proxy {
         if !self.container_allowed(who, grant, req, sp, info.as_ref()) {
             return deny();
         }
+        if sp.object.is_none() && matches!(req.method.as_str(), "PUT" | "POST") {
+            if let Err(r) = quotas::check_container_headers(&req.headers) {
+                return r;
+            }
+        }
         let mut resp = match sp.object.as_deref() {
             None => {
                 let cr = container::ContainerRequest {
@@ -202,6 +222,14 @@ impl Proxy {
             Some(object) => {
                 if need_info && info.is_none() && !is_read(&req.method) {
                     return Response::status(404);
+                }
+                // Quotas are checked once the caller is known to be allowed
+                // to write here (Swift's quota middlewares defer their 413
+                // to authorization for the same reason).
+                if req.method == "PUT" {
+                    if let Err(r) = self.check_quotas(req, sp, who, info.as_ref()).await {
+                        return r;
+                    }
                 }
                 let ctl = ObjectController {
                     constraints: &self.constraints,
@@ -221,6 +249,34 @@ impl Proxy {
             cors::decorate(&mut resp, origin, &cors);
         }
         resp
+    }
+
+    /// Container and account quotas for an object PUT.
+    async fn check_quotas(
+        &self,
+        req: &Request,
+        sp: &SwiftPath,
+        who: &AuthResult,
+        info: Option<&ContainerInfo>,
+    ) -> Result<(), Response> {
+        let length = match req.framing {
+            crate::http::request::Framing::Length(n) => n,
+            _ => 0,
+        };
+        if let Some(info) = info {
+            quotas::check_container_put(info, length)?;
+        }
+        if matches!(who, AuthResult::User(id) if id.reseller_admin) {
+            return Ok(());
+        }
+        match self.db.account_state(&sp.account).await {
+            Ok(AccountState::Active(a)) => quotas::check_account_put(&a, length),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!("account info: {e}");
+                Err(Response::status(503))
+            }
+        }
     }
 
     /// The caller's standing in `account`: owner, or what its account ACL grants.
@@ -295,7 +351,7 @@ impl Proxy {
                     || g.strip_suffix(":*")
                         .is_some_and(|a| id.groups.iter().any(|ug| ug == a))
             }),
-            AuthResult::Anonymous => false,
+            AuthResult::Anonymous | AuthResult::TempUrl { .. } => false,
         }
     }
 

@@ -179,7 +179,9 @@ impl BackendServer {
                     object: o,
                     headers: &req.headers,
                 };
-                self.objects.handle(&r, body).await
+                self.objects
+                    .handle(&r, &mut crate::http::stream::BodySource::Client(body))
+                    .await
             }
             (Some(c), None) if is_account_update(req) => {
                 account::container_row(&self.db, req, &p.account, c).await

@@ -17,11 +17,18 @@
 //! (`make_pre_authed_request`). No socket is involved; bodies move as
 //! [`BodySource`] streams.
 
+pub mod bulk;
+pub mod bulk_extract;
 pub mod copy;
 pub mod dlo;
+pub mod formpost;
+pub mod quotas;
 pub mod segments;
 pub mod slo;
 pub mod slo_manifest;
+pub mod staticweb;
+pub mod tar;
+pub mod tempurl;
 pub mod util;
 
 use std::rc::Rc;
@@ -287,6 +294,13 @@ impl Entry {
 /// the controllers' step, as Swift's `swift.authorize` runs there).
 pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
     vec![
+        Box::new(bulk::Bulk {
+            max_path_length: c.max_object_name_length + c.max_container_name_length + 2,
+            max_file_size: c.max_file_size,
+        }),
+        Box::new(tempurl::TempUrl),
+        Box::new(formpost::FormPost),
+        Box::new(staticweb::StaticWeb),
         Box::new(copy::Copy {
             max_file_size: c.max_file_size,
         }),

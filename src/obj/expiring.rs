@@ -1,0 +1,161 @@
+//! The expiry queue: one small file per (object, `X-Delete-At`) under the
+//! device's `expiring/` directory, written durably before the PUT or POST
+//! that set the expiry is acknowledged, and consumed by the expirer.
+//!
+//! Swift queues expiries as rows in containers of a hidden
+//! `.expiring_objects` account; paco keeps them next to the objects on the
+//! same device instead (no account/container round trip on the write path,
+//! no hidden account to hide from listings), bucketed by hour so a pass
+//! reads only the buckets that are due:
+//!
+//! `expiring/<hour>/<delete_at>-<hash>` holding
+//! `{"account", "container", "object", "delete_at"}` as JSON.
+//!
+//! Entries are never updated in place: an object whose expiry changes or is
+//! removed leaves its old entry behind, and the expirer's delete (guarded
+//! by `X-If-Delete-At`, timestamped at the expiry) then finds nothing to do.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds per bucket directory.
+const BUCKET_SECS: i64 = 3600;
+
+/// One queued expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expiry {
+    /// Account.
+    pub account: String,
+    /// Container.
+    pub container: String,
+    /// Object.
+    pub object: String,
+    /// When the object expires (seconds since the epoch).
+    pub delete_at: i64,
+}
+
+/// The queue directory of a device.
+pub fn queue_dir(device_root: &Path) -> PathBuf {
+    device_root.join("expiring")
+}
+
+/// Records `e` for the object whose hash is `hash`, durably (file and
+/// directory synced). Blocking I/O: a few hundred bytes, only on writes
+/// that set an expiry.
+pub fn record(device_root: &Path, hash: &str, e: &Expiry) -> io::Result<PathBuf> {
+    let bucket = e.delete_at - e.delete_at.rem_euclid(BUCKET_SECS);
+    let dir = queue_dir(device_root).join(format!("{bucket:010}"));
+    let created = !dir.exists();
+    std::fs::create_dir_all(&dir)?;
+    let name = format!("{:010}-{hash}", e.delete_at);
+    let tmp = device_root
+        .join("tmp")
+        .join(format!("{name}.{}.expiring.tmp", rand::random::<u32>()));
+    std::fs::create_dir_all(device_root.join("tmp"))?;
+    let body = serde_json::to_vec(e).map_err(io::Error::other)?;
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&body)?;
+        f.sync_all()?;
+    }
+    let target = dir.join(name);
+    std::fs::rename(&tmp, &target)?;
+    std::fs::File::open(&dir)?.sync_all()?;
+    if created {
+        std::fs::File::open(queue_dir(device_root))?.sync_all()?;
+    }
+    Ok(target)
+}
+
+/// Every entry due at `now`, oldest first, with its file.
+pub fn due(device_root: &Path, now: i64) -> io::Result<Vec<(PathBuf, Expiry)>> {
+    let root = queue_dir(device_root);
+    let mut buckets: Vec<(i64, PathBuf)> = match std::fs::read_dir(&root) {
+        Ok(d) => d
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let b = e.file_name().to_str()?.parse::<i64>().ok()?;
+                Some((b, e.path()))
+            })
+            .filter(|(b, _)| *b <= now)
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    buckets.sort();
+    let mut out = Vec::new();
+    for (_, dir) in buckets {
+        let mut names: Vec<(i64, PathBuf)> = std::fs::read_dir(&dir)?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name();
+                let at = name.to_str()?.split('-').next()?.parse::<i64>().ok()?;
+                Some((at, e.path()))
+            })
+            .filter(|(at, _)| *at <= now)
+            .collect();
+        names.sort();
+        for (_, path) in names {
+            match std::fs::read(&path).map(|b| serde_json::from_slice::<Expiry>(&b)) {
+                Ok(Ok(e)) => out.push((path, e)),
+                Ok(Err(err)) => {
+                    tracing::warn!(path = %path.display(), "unreadable expiry entry, dropped: {err}");
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(err) => tracing::warn!(path = %path.display(), "reading expiry entry: {err}"),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Removes a handled entry, and its bucket when that is now empty.
+pub fn remove(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(dir) = path.parent() {
+        // Fails (harmlessly) while the bucket still has entries.
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(obj: &str, at: i64) -> Expiry {
+        Expiry {
+            account: "AUTH_a".into(),
+            container: "c".into(),
+            object: obj.into(),
+            delete_at: at,
+        }
+    }
+
+    #[test]
+    fn entries_come_due_in_order_and_go_away() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        record(dir.path(), "aaa", &e("late", 10_000)).expect("record");
+        record(dir.path(), "bbb", &e("early", 3_700)).expect("record");
+        record(dir.path(), "ccc", &e("now", 7_100)).expect("record");
+        // Same object and expiry twice: one entry.
+        record(dir.path(), "ccc", &e("now", 7_100)).expect("record");
+        let d = due(dir.path(), 7_200).expect("due");
+        let names: Vec<&str> = d.iter().map(|(_, e)| e.object.as_str()).collect();
+        assert_eq!(names, ["early", "now"]);
+        for (p, _) in &d {
+            remove(p).expect("remove");
+        }
+        assert!(due(dir.path(), 7_200).expect("due").is_empty());
+        assert_eq!(due(dir.path(), 10_000).expect("due").len(), 1);
+        assert!(due(tempfile::tempdir().expect("t").path(), 1)
+            .expect("empty")
+            .is_empty());
+    }
+}

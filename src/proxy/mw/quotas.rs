@@ -1,0 +1,248 @@
+//! Container and account quotas (Swift's `container_quotas` and
+//! `account_quotas`): object PUTs that would take a container or account
+//! past its byte or object-count limit get 413.
+//!
+//! Container quotas are ordinary metadata (`X-Container-Meta-Quota-Bytes`,
+//! `-Quota-Count`) any writer of the container may set. Account quotas
+//! (`X-Account-Quota-Bytes`, `-Quota-Count`, their per-policy forms and the
+//! legacy `X-Account-Meta-Quota-Bytes`) only a reseller admin may set; they
+//! are kept as account sysmeta, which clients cannot write directly.
+
+use std::collections::BTreeMap;
+
+use crate::db::{AccountInfo, ContainerInfo};
+use crate::http::{Headers, Response};
+
+/// The storage policy every container has (paco serves one).
+const POLICY: (&str, i64) = ("Policy-0", 0);
+
+/// Text of the 413 for a quota overrun.
+const EXCEEDS: &str = "Upload exceeds quota.";
+/// Text of the 413 for a per-policy quota overrun.
+const EXCEEDS_POLICY: &str = "Upload exceeds policy quota.";
+
+fn digits(v: &str) -> bool {
+    !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Container PUT/POST: quota values must be whole numbers.
+pub fn check_container_headers(headers: &Headers) -> Result<(), Response> {
+    if let Some(v) = headers.get("x-container-meta-quota-bytes") {
+        if !v.is_empty() && !digits(v) {
+            return Err(Response::text(400, "Invalid bytes quota."));
+        }
+    }
+    if let Some(v) = headers.get("x-container-meta-quota-count") {
+        if !v.is_empty() && !digits(v) {
+            return Err(Response::text(400, "Invalid count quota."));
+        }
+    }
+    Ok(())
+}
+
+fn meta_quota(meta: &BTreeMap<String, String>, name: &str) -> Option<u64> {
+    meta.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| if digits(v) { v.parse().ok() } else { None })
+}
+
+/// Object PUT of `length` bytes into a container with quotas.
+pub fn check_container_put(info: &ContainerInfo, length: u64) -> Result<(), Response> {
+    if let Some(q) = meta_quota(&info.metadata, "X-Container-Meta-Quota-Bytes") {
+        if info.bytes_used.saturating_add(length) > q {
+            return Err(Response::text(413, EXCEEDS));
+        }
+    }
+    if let Some(q) = meta_quota(&info.metadata, "X-Container-Meta-Quota-Count") {
+        if info.object_count + 1 > q {
+            return Err(Response::text(413, EXCEEDS));
+        }
+    }
+    Ok(())
+}
+
+/// A quota as Swift reads it: an integer, anything else meaning none.
+fn int_quota(meta: &BTreeMap<String, String>, name: &str) -> Option<i64> {
+    meta.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.trim().parse::<i64>().ok())
+        .filter(|q| *q >= 0)
+}
+
+/// Object PUT of `length` bytes into an account with quotas (resellers are
+/// exempt; the caller checks that).
+pub fn check_account_put(info: &AccountInfo, length: u64) -> Result<(), Response> {
+    let m = &info.metadata;
+    let bytes_quota = int_quota(m, "X-Account-Sysmeta-Quota-Bytes")
+        .or_else(|| int_quota(m, "X-Account-Meta-Quota-Bytes"));
+    if let Some(q) = bytes_quota {
+        if (q as u64) < info.bytes_used.saturating_add(length) {
+            return Err(Response::text(413, EXCEEDS));
+        }
+    }
+    if let Some(q) = int_quota(m, "X-Account-Sysmeta-Quota-Count") {
+        if (q as u64) < info.object_count + 1 {
+            return Err(Response::text(413, EXCEEDS));
+        }
+    }
+    let policy = info
+        .policy_stats
+        .iter()
+        .find(|p| p.storage_policy_index == POLICY.1);
+    let (p_bytes, p_count) = policy.map_or((0, 0), |p| (p.bytes_used, p.object_count));
+    let key = |kind: &str| format!("X-Account-Sysmeta-{kind}-Policy-{}", POLICY.1);
+    if let Some(q) = int_quota(m, &key("Quota-Bytes")) {
+        if (q as u64) < p_bytes.saturating_add(length) {
+            return Err(Response::text(413, EXCEEDS_POLICY));
+        }
+    }
+    if let Some(q) = int_quota(m, &key("Quota-Count")) {
+        if (q as u64) < p_count + 1 {
+            return Err(Response::text(413, EXCEEDS_POLICY));
+        }
+    }
+    Ok(())
+}
+
+/// Account PUT/POST: the sysmeta updates the quota headers ask for. Only a
+/// reseller may set quotas (403 otherwise); values must be whole numbers.
+pub fn account_updates(
+    headers: &Headers,
+    reseller: bool,
+) -> Result<Vec<(String, String)>, Response> {
+    let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+    for kind in ["Quota-Bytes", "Quota-Count"] {
+        let header = |h: &str| headers.get(h).map(str::to_string);
+        let mut value = header(&format!("x-account-{kind}"));
+        if kind == "Quota-Bytes" && value.as_deref().is_none_or(str::is_empty) {
+            // The legacy metadata form still sets the quota.
+            if let Some(legacy) = header("x-account-meta-quota-bytes") {
+                value = Some(legacy);
+            }
+            if headers.contains("x-remove-account-meta-quota-bytes") {
+                value = Some(String::new());
+            }
+        }
+        if headers
+            .get(&format!("x-remove-account-{kind}"))
+            .is_some_and(|v| !v.is_empty())
+        {
+            value = Some(String::new());
+        }
+        wanted.push((format!("X-Account-Sysmeta-{kind}"), value));
+        let tail = format!("account-{kind}-policy-{}", POLICY.0);
+        let pv = if headers
+            .get(&format!("x-remove-{tail}"))
+            .is_some_and(|v| !v.is_empty())
+        {
+            Some(String::new())
+        } else {
+            header(&format!("x-{tail}"))
+        };
+        wanted.push((format!("X-Account-Sysmeta-{kind}-Policy-{}", POLICY.1), pv));
+    }
+    if !reseller {
+        if wanted.iter().any(|(_, v)| v.is_some()) {
+            return Err(Response::status(403));
+        }
+        return Ok(Vec::new());
+    }
+    if wanted
+        .iter()
+        .any(|(_, v)| v.as_deref().is_some_and(|v| !v.is_empty() && !digits(v)))
+    {
+        return Err(Response::status(400));
+    }
+    Ok(wanted
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect())
+}
+
+/// Account HEAD/GET: quotas are shown to everyone who may read the
+/// account, under their client names; sysmeta itself never leaves.
+pub fn show_account_quotas(resp: &mut Response) {
+    let mut shown = Vec::new();
+    let mut sysmeta = Vec::new();
+    for (k, v) in resp.headers.iter() {
+        let l = k.to_ascii_lowercase();
+        let Some(rest) = l.strip_prefix("x-account-sysmeta-") else {
+            continue;
+        };
+        sysmeta.push(k.to_string());
+        if v.is_empty() {
+            continue;
+        }
+        let name = match rest {
+            "quota-bytes" => "X-Account-Quota-Bytes".to_string(),
+            "quota-count" => "X-Account-Quota-Count".to_string(),
+            r => match r.strip_suffix(&format!("-policy-{}", POLICY.1)) {
+                Some("quota-bytes") => format!("X-Account-Quota-Bytes-Policy-{}", POLICY.0),
+                Some("quota-count") => format!("X-Account-Quota-Count-Policy-{}", POLICY.0),
+                _ => continue,
+            },
+        };
+        shown.push((name, v.to_string()));
+    }
+    for k in sysmeta {
+        resp.headers.remove(&k);
+    }
+    for (k, v) in shown {
+        resp.headers.set(k, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Headers {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn container_quota_values_must_be_numbers() {
+        assert!(check_container_headers(&h(&[("X-Container-Meta-Quota-Bytes", "10")])).is_ok());
+        assert!(check_container_headers(&h(&[("X-Container-Meta-Quota-Bytes", "")])).is_ok());
+        let r = check_container_headers(&h(&[("X-Container-Meta-Quota-Count", "-1")]));
+        assert_eq!(r.unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn only_resellers_set_account_quotas() {
+        let set = h(&[("X-Account-Meta-Quota-Bytes", "100")]);
+        assert_eq!(account_updates(&set, false).unwrap_err().status, 403);
+        let u = account_updates(&set, true).expect("reseller");
+        assert!(u.contains(&("X-Account-Sysmeta-Quota-Bytes".into(), "100".into())));
+        let bad = h(&[("X-Account-Quota-Count", "x")]);
+        assert_eq!(account_updates(&bad, true).unwrap_err().status, 400);
+        let rm = h(&[("X-Remove-Account-Quota-Bytes", "1")]);
+        assert_eq!(
+            account_updates(&rm, true).expect("remove"),
+            vec![("X-Account-Sysmeta-Quota-Bytes".to_string(), String::new())]
+        );
+        assert!(
+            account_updates(&h(&[("X-Account-Meta-Color", "red")]), false)
+                .expect("no quota")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn sysmeta_is_shown_under_client_names() {
+        let mut r = Response::empty(204);
+        r.headers.set("X-Account-Sysmeta-Quota-Bytes", "5");
+        r.headers.set("X-Account-Sysmeta-Quota-Count-Policy-0", "7");
+        r.headers.set("X-Account-Sysmeta-Other", "secret");
+        show_account_quotas(&mut r);
+        assert_eq!(r.headers.get("x-account-quota-bytes"), Some("5"));
+        assert_eq!(
+            r.headers.get("x-account-quota-count-policy-policy-0"),
+            Some("7")
+        );
+        assert!(r.headers.get("x-account-sysmeta-other").is_none());
+    }
+}
