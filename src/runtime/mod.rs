@@ -40,6 +40,31 @@ pub struct WorkerSpec {
     pub limits: Limits,
 }
 
+/// The CPUs this process may run on (its affinity mask, as set by
+/// `taskset` or a cgroup), in order. Worker i is pinned to the i-th of
+/// them: pinning to CPU i itself would move a worker started with
+/// `taskset -c 1` onto CPU 0, next to whatever was kept off CPU 1.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the kernel fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a live cpu_set_t of the size given.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let cpus: Vec<usize> = if rc == 0 {
+        // SAFETY: CPU_ISSET reads the set filled above, within CPU_SETSIZE.
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if cpus.is_empty() {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        return (0..n).collect();
+    }
+    cpus
+}
+
 /// Which driver the runtimes will use, decided once at start-up.
 pub fn resolve_driver(choice: Driver) -> io::Result<&'static str> {
     let uring = monoio::utils::detect_uring();
@@ -95,19 +120,19 @@ where
     F: Fn(usize) -> H + Send + Sync + 'static,
 {
     let make_handler = Arc::new(make_handler);
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cpus = allowed_cpus();
     let mut handles = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
         let spec = spec.clone();
         let flag = flag.clone();
         let make_handler = make_handler.clone();
+        let cpus = cpus.clone();
         let handle = std::thread::Builder::new()
             .name(format!("paco-worker-{i}"))
             .spawn(move || {
                 if spec.pin {
-                    if let Err(e) = monoio::utils::bind_to_cpu_set(Some(i % cores)) {
+                    let cpu = cpus[i % cpus.len()];
+                    if let Err(e) = monoio::utils::bind_to_cpu_set(Some(cpu)) {
                         warn!(worker = i, "could not pin worker: {e:?}");
                     }
                 }
@@ -241,4 +266,21 @@ async fn refuse(mut stream: monoio::net::TcpStream) {
         body
     );
     let _ = monoio::time::timeout(Duration::from_secs(1), stream.write_all(msg.into_bytes())).await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn allowed_cpus_follow_the_affinity_mask() {
+        let all = super::allowed_cpus();
+        assert!(!all.is_empty());
+        let last = *all.last().expect("a cpu");
+        let pinned = std::thread::spawn(move || {
+            monoio::utils::bind_to_cpu_set(Some(last)).expect("pin");
+            super::allowed_cpus()
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(pinned, vec![last]);
+    }
 }
