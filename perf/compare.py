@@ -164,7 +164,8 @@ def case(res, target, size, op, c):
 
 
 def ratio(a, b):
-    return a / b if a is not None and b else None
+    """a / b, or None when either side measured nothing (e.g. all errors)."""
+    return a / b if a and b else None
 
 
 def ratios(res):
