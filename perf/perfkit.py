@@ -362,12 +362,22 @@ class Stack:
         self.dir = tempfile.mkdtemp(prefix=prefix, dir=base)
         self.servers = []
         self._closed = False
+        self._note("dir", self.dir)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum, _frame):
         self.close()
         sys.exit(128 + signum)
+
+    @staticmethod
+    def _note(kind, value):
+        """Records what was started in $PERF_PIDFILE, so that the calling
+        shell script's trap can stop it even if this process is killed."""
+        path = os.environ.get("PERF_PIDFILE")
+        if path:
+            with open(path, "a") as f:
+                f.write(f"{kind} {value}\n")
 
     def mkdir(self, name):
         p = os.path.join(self.dir, name)
@@ -377,6 +387,7 @@ class Stack:
     def start(self, name, cmd, cpu, env=None):
         s = Server(name, cmd, cpu, os.path.join(self.dir, f"{name}.log"), env=env)
         self.servers.append(s)
+        self._note("pgid", s.proc.pid)
         return s
 
     def close(self):
@@ -395,6 +406,8 @@ class Stack:
         else:
             log(f"removing {self.dir}")
             shutil.rmtree(self.dir, ignore_errors=True)
+        # the calling script's trap leaves the dir alone from here on
+        self._note("closed", self.dir)
 
     def __enter__(self):
         return self
