@@ -6,15 +6,17 @@
 #     (perf/requirements.txt), rebuilt when that file changes
 #
 #   perf/setup.sh            both
-#   perf/setup.sh --apt      only the Debian packages (scripts/perf-check)
+#   perf/setup.sh --gate     only what scripts/perf-check needs (nginx)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${PERF_VENV:-$REPO/.venv-swift-aio}"
 PY_BOOT="${PYTHON:-python3}"
 log() { printf 'perf setup: %s\n' "$*" >&2; }
 
+tools="nginx:nginx fio:fio wrk:wrk iperf3:iperf3 memcached:memcached openssl:openssl taskset:util-linux"
+[ "${1:-}" = "--gate" ] && tools="nginx:nginx taskset:util-linux"
 need=()
-for tool in nginx:nginx fio:fio wrk:wrk iperf3:iperf3 memcached:memcached openssl:openssl taskset:util-linux; do
+for tool in $tools; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -29,7 +31,7 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-[ "${1:-}" = "--apt" ] && exit 0
+[ "${1:-}" = "--gate" ] && exit 0
 
 want="$( { cat "$REPO/perf/requirements.txt"; "$PY_BOOT" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
 have=""
