@@ -53,7 +53,11 @@ fn mix64(mut x: u64) -> u64 {
 /// What every load task shares.
 struct Plan {
     storage: HttpUrl,
-    token: String,
+    /// `X-Auth-Token: ...\r\n`, or empty against a plain HTTP server.
+    auth_header: String,
+    /// A plain HTTP server (`-A none`): no containers to create, PUT may
+    /// answer 204, ETags are not checked.
+    plain: bool,
     containers: Vec<String>,
     objects: u64,
     sizes: Vec<(u64, u32)>,
@@ -113,9 +117,26 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     }
     .min(args.concurrency);
     let timeout = Duration::from_secs_f64(args.timeout.max(0.1));
-    let auth = parse_url(&args.auth)?;
-    let (token, storage_url) = block_on(authenticate(&auth, &args.user, &args.key, timeout))?;
-    let storage = parse_url(&storage_url)?;
+    let plain = args.auth.eq_ignore_ascii_case("none");
+    let (auth_header, storage_url) = if plain {
+        let url = args
+            .url
+            .clone()
+            .ok_or("-A none needs --url (where the objects live)")?;
+        (String::new(), url)
+    } else {
+        let auth = parse_url(&args.auth)?;
+        let (token, url) = block_on(authenticate(&auth, &args.user, &args.key, timeout))?;
+        (
+            format!("X-Auth-Token: {token}\r\n"),
+            args.url.clone().unwrap_or(url),
+        )
+    };
+    let mut storage = parse_url(&storage_url)?;
+    // Object paths are `<storage path>/<container>/<name>`.
+    while storage.path.ends_with('/') {
+        storage.path.pop();
+    }
     let run_id: u32 = rand::random();
     let containers: Vec<String> = if args.container.is_empty() {
         (0..args.containers)
@@ -133,7 +154,8 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     }
     let plan = Arc::new(Plan {
         storage,
-        token,
+        auth_header,
+        plain,
         containers,
         objects: args.objects.max(1) as u64,
         size_total: sizes.iter().map(|s| s.1).sum(),
@@ -157,7 +179,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             ""
         }
     );
-    block_on(create_containers(&plan))?;
+    if !plan.plain {
+        block_on(create_containers(&plan))?;
+    }
     if !args.no_prefill {
         run_threads(
             &plan,
@@ -202,7 +226,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         "auth": args.auth, "user": args.user, "size": args.size, "mix": args.mix,
         "concurrency": args.concurrency, "threads": threads, "duration_s": args.duration,
         "ops": args.ops, "warmup_s": args.warmup, "containers": args.containers,
-        "objects": args.objects, "verify": !args.no_verify,
+        "objects": args.objects, "verify": !args.no_verify, "plain": plain,
         "list_limit": args.list_limit, "prefill": !args.no_prefill,
     });
     if args.json {
@@ -294,8 +318,8 @@ async fn create_containers(plan: &Plan) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     for c in &plan.containers {
         let head = format!(
-            "PUT {}/{c} HTTP/1.1\r\nHost: {}\r\nX-Auth-Token: {}\r\nContent-Length: 0\r\n\r\n",
-            plan.storage.path, plan.storage.host, plan.token
+            "PUT {}/{c} HTTP/1.1\r\nHost: {}\r\n{}Content-Length: 0\r\n\r\n",
+            plan.storage.path, plan.storage.host, plan.auth_header
         );
         let (resp, _) = request(
             &mut conn,

@@ -5,7 +5,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 /// Command-line options of `paco bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// tempauth URL of the cluster under test (paco or real Swift).
+    /// tempauth URL of the cluster under test (paco or real Swift), or
+    /// `none` to drive a plain HTTP server (e.g. nginx with WebDAV) at
+    /// `--url` without Swift auth.
     #[arg(
         short = 'A',
         long = "auth",
@@ -13,6 +15,12 @@ pub struct BenchArgs {
         default_value = "http://127.0.0.1:8080/auth/v1.0"
     )]
     pub auth: String,
+    /// With `-A none`: the URL objects live under, as
+    /// `<url>/<container>/<name>`. Containers are not created (the server
+    /// must create directories on PUT), PUT may answer 201 or 204, and reads
+    /// are checked by size and bytes only (plain servers' ETags are not MD5).
+    #[arg(long)]
+    pub url: Option<String>,
     /// User, as `account:user`.
     #[arg(
         short = 'U',
