@@ -13,6 +13,7 @@
 mod account;
 mod container;
 mod listing;
+pub mod updater;
 
 use std::rc::Rc;
 
