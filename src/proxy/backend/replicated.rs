@@ -51,6 +51,7 @@ fn is_true(v: Option<&str>) -> bool {
 }
 
 /// One backend request to `dev` with no body (in process when local).
+#[allow(clippy::too_many_arguments)]
 async fn send_one(
     be: &Backend,
     rings: &ClusterRings,
@@ -157,9 +158,10 @@ async fn read_first<'d>(
             return r;
         }
         // Keep a 4xx (a 404 with its tombstone time) over a 5xx.
-        if r.status < 500 && best.as_ref().is_none_or(|b| b.status >= 500) {
-            best = Some(r);
-        } else if best.is_none() {
+        let better = best
+            .as_ref()
+            .is_none_or(|b| r.status < 500 && b.status >= 500);
+        if better {
             best = Some(r);
         }
     }
