@@ -432,6 +432,7 @@ impl ObjectServer {
             content_type: meta.get("Content-Type").cloned().unwrap_or_default(),
             etag: etag.clone(),
             deleted: false,
+            targets: super::updates::update_targets(req.headers),
         };
         if let Err(r) = self.update_container(df.hash(), update).await {
             return r;
@@ -481,6 +482,7 @@ impl ObjectServer {
                 content_type: ctype.to_string(),
                 etag: obj.metadata.get("ETag").cloned().unwrap_or_default(),
                 deleted: false,
+                targets: super::updates::update_targets(req.headers),
             };
             if let Err(r) = self.update_container(df.hash(), update).await {
                 return r;
@@ -541,6 +543,7 @@ impl ObjectServer {
             content_type: String::new(),
             etag: String::new(),
             deleted: true,
+            targets: super::updates::update_targets(req.headers),
         };
         if let Err(r) = self.update_container(df.hash(), update).await {
             return r;

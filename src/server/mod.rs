@@ -6,13 +6,16 @@
 //! same in-process object server and database pool the proxy uses, so a
 //! paco node can sit behind a Swift proxy whose rings point at it.
 //!
-//! Container updates of object writes go to this node's container
-//! databases (the in-process updater); sending them to the
-//! `X-Container-Host` of another node is the HTTP side of the backend seam.
+//! Container updates of object writes go where `X-Container-Host` and
+//! `X-Container-Device` say ([`updater::ClusterUpdater`]): this node's
+//! databases, or another node over HTTP when this node has rings
+//! (`[cluster] swift_dir`). Container servers still update their own
+//! account databases rather than the `X-Account-Host` named.
 
 mod account;
 mod container;
 mod listing;
+pub mod updater;
 
 use std::rc::Rc;
 
