@@ -38,6 +38,10 @@ pub fn info_document(config: &Config) -> String {
             "min_segment_size": 1,
             "allow_async_delete": false,
         },
+        "symlink": {
+            "symloop_max": crate::proxy::mw::symlink::DEFAULT_SYMLOOP_MAX,
+            "static_links": true,
+        },
     });
     doc.to_string()
 }

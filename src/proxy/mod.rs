@@ -193,6 +193,7 @@ impl Proxy {
             None => {
                 let cr = container::ContainerRequest {
                     req,
+                    version: &sp.version,
                     account: &sp.account,
                     container,
                     owner: grant == Grant::Owner,

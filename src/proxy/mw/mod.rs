@@ -22,6 +22,7 @@ pub mod dlo;
 pub mod segments;
 pub mod slo;
 pub mod slo_manifest;
+pub mod symlink;
 pub mod util;
 
 use std::rc::Rc;
@@ -294,6 +295,7 @@ pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
         Box::new(dlo::Dlo {
             listing_limit: c.container_listing_limit as u64,
         }),
+        Box::new(symlink::Symlink::default()),
     ]
 }
 

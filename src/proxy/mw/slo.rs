@@ -204,8 +204,11 @@ impl Slo {
         depth: usize,
     ) -> LocalBoxFuture<'a, Result<Vec<Piece>, Response>> {
         Box::pin(async move {
-            if depth > MAX_DEPTH {
-                return Err(Response::text(409, "Max recursion depth exceeded"));
+            // The top manifest is depth 0: the tenth nested one is the
+            // last Swift reads (its error body is the plain 409 page).
+            if depth >= MAX_DEPTH {
+                tracing::info!(path = %req.head.raw_path, "SLO: max recursion depth exceeded");
+                return Err(Response::status(409));
             }
             let mut out = Vec::new();
             for s in segs {
@@ -581,7 +584,18 @@ impl Slo {
         h.set(SLO_ETAG, slo_etag.clone());
         h.set(SLO_SIZE, total.to_string());
         h.set("X-Static-Large-Object", "True");
-        h.set("Etag", hex::encode(Md5::digest(&manifest)));
+        let manifest_etag = hex::encode(Md5::digest(&manifest));
+        // The listing row shows the large object's size, and its ETag next
+        // to the manifest's (published as `slo_etag`).
+        h.set(
+            "X-Object-Sysmeta-Container-Update-Override-Etag",
+            format!("{manifest_etag}; slo_etag={slo_etag}"),
+        );
+        h.set(
+            "X-Object-Sysmeta-Container-Update-Override-Size",
+            total.to_string(),
+        );
+        h.set("Etag", manifest_etag);
         h.remove("transfer-encoding");
         put.set_body_len(manifest.len() as u64);
         let mut resp = next.call(&put, &mut BodySource::bytes(manifest)).await;
