@@ -24,6 +24,7 @@ pub mod slo;
 pub mod slo_manifest;
 pub mod symlink;
 pub mod util;
+pub mod versioned_writes;
 
 use std::rc::Rc;
 
@@ -294,6 +295,9 @@ pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
         Box::new(slo::Slo::default()),
         Box::new(dlo::Dlo {
             listing_limit: c.container_listing_limit as u64,
+        }),
+        Box::new(versioned_writes::VersionedWrites {
+            listing_limit: c.container_listing_limit,
         }),
         Box::new(symlink::Symlink::default()),
     ]
