@@ -41,6 +41,7 @@ pub fn info_document(config: &Config) -> String {
         "versioned_writes": {
             "allowed_flags": ["x-versions-location", "x-history-location"],
         },
+        "object_versioning": {},
         "symlink": {
             "symloop_max": crate::proxy::mw::symlink::DEFAULT_SYMLOOP_MAX,
             "static_links": true,

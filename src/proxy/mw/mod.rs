@@ -19,6 +19,8 @@
 
 pub mod copy;
 pub mod dlo;
+pub mod object_versioning;
+pub mod object_versioning_listing;
 pub mod segments;
 pub mod slo;
 pub mod slo_manifest;
@@ -297,6 +299,9 @@ pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
             listing_limit: c.container_listing_limit as u64,
         }),
         Box::new(versioned_writes::VersionedWrites {
+            listing_limit: c.container_listing_limit,
+        }),
+        Box::new(object_versioning::ObjectVersioning {
             listing_limit: c.container_listing_limit,
         }),
         Box::new(symlink::Symlink::default()),

@@ -343,10 +343,9 @@ impl Symlink {
         put.head.headers.remove("transfer-encoding");
         put.head.headers.set("Content-Length", "0");
         let h = &mut put.head.headers;
-        // Stale link state (a copied link's) never survives a new target.
-        for k in [SYS_OBJ, SYS_ACCT, SYS_ETAG, SYS_BYTES] {
-            h.remove(k);
-        }
+        // Static-link sysmeta set by a module (versioning) is kept, as
+        // Swift keeps it; clients cannot send sysmeta.
+        h.remove(SYS_ACCT);
         h.set(SYS_OBJ, quote(&format!("{c}/{o}")));
         h.remove(TGT_OBJ);
         let account = match h.get(TGT_ACCT).map(str::to_string) {
