@@ -403,6 +403,13 @@ impl ObjectVersioning {
             .get("content-type")
             .unwrap_or("application/octet-stream")
             .to_string();
+        // A static link stored as a version: the link to it carries the
+        // etag the static link promises, so following both agrees.
+        let etag = head
+            .headers
+            .get(super::symlink::TGT_ETAG)
+            .map(str::to_string)
+            .unwrap_or(etag);
         self.put_link(next, req, vc, &name, &etag, &bytes, &ctype, &vid)
             .await
     }
@@ -449,7 +456,7 @@ impl ObjectVersioning {
         h.set(SYMLOOP_EXTEND, "true");
         h.set(ALLOW_RESERVED, "true");
         let mut resp = next.call(&link, &mut BodySource::Empty).await;
-        resp.headers.set("Etag", format!("\"{etag}\""));
+        resp.headers.set("Etag", etag);
         resp.headers.set("X-Object-Version-Id", version_id(vid));
         Ok(resp)
     }
@@ -555,10 +562,10 @@ impl ObjectVersioning {
         let name = version_object(req.object(), &ts);
         match req.method() {
             "GET" | "HEAD" => {
-                next.proxy().authorize(&plain).await?;
+                // Authorized on the hidden container, as Swift does: it has
+                // no ACLs, so reading a given version takes an owner.
                 let mut get = plain.clone();
                 get.retarget(&req.path.account, &vc, &name);
-                get.preauthed = true;
                 get.head.headers.set(ALLOW_RESERVED_HEADER, "true");
                 let mut resp = next.call_empty(&get).await;
                 if resp
@@ -594,7 +601,10 @@ impl ObjectVersioning {
         name: &str,
         vid: &str,
     ) -> Result<Response, Response> {
-        next.proxy().authorize(plain).await?;
+        // Authorized on the hidden container (owners only), as Swift does.
+        let mut as_version = plain.clone();
+        as_version.retarget(&req.path.account, vc, name);
+        next.proxy().authorize(&as_version).await?;
         let head = Self::internal(
             req,
             "HEAD",

@@ -19,6 +19,28 @@ fn bad(status: u16, msg: &str) -> Response {
     Response::text(status, msg).with_header("Content-Type", "text/plain")
 }
 
+/// `?versions` listings are JSON only: another `format` or an Accept
+/// without JSON is refused, as Swift refuses it.
+fn accepts_json(req: &SwiftRequest) -> bool {
+    if let Some(f) = req.param("format") {
+        return f.eq_ignore_ascii_case("json");
+    }
+    let Some(accept) = req.headers().get("accept") else {
+        return true;
+    };
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q_zero = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        !q_zero && matches!(media.as_str(), "application/json" | "application/*" | "*/*")
+    })
+}
+
 fn json_rows(resp: &Response) -> Option<Vec<Value>> {
     match &resp.body {
         Body::Bytes(b) => serde_json::from_slice(b).ok(),
@@ -246,6 +268,9 @@ impl ObjectVersioning {
         next: Next<'_>,
         req: &SwiftRequest,
     ) -> Result<Response, Response> {
+        if !accepts_json(req) {
+            return Err(Response::status(406));
+        }
         let marker = req.param("marker");
         let vmarker = req.param("version_marker");
         let mut vmark = None;

@@ -146,14 +146,14 @@ async fn fetch_manifest(
     container: &str,
     object: &str,
 ) -> Result<(Response, Vec<Value>), Response> {
-    let sub = req.sub(
-        "GET",
-        account,
-        Some(container),
-        Some(object),
-        "multipart-manifest=get",
-        "SLO",
-    );
+    // The client's own manifest is read at the version it asked for.
+    let mut query = "multipart-manifest=get".to_string();
+    if (container, object) == (req.container(), req.object()) {
+        if let Some(v) = req.param("version-id") {
+            query.push_str(&format!("&version-id={}", super::quote(&v)));
+        }
+    }
+    let sub = req.sub("GET", account, Some(container), Some(object), &query, "SLO");
     let mut resp = next.call_empty(&sub).await;
     if !is_success(resp.status) {
         return Err(resp);
@@ -271,6 +271,13 @@ impl Slo {
         let mut headers = manifest.headers.clone();
         let sys_etag = headers.get(SLO_ETAG).map(str::to_string);
         let sys_size = headers.get(SLO_SIZE).and_then(|v| v.parse::<u64>().ok());
+        // As Swift: the manifest's own ETag, for static links to the SLO.
+        let manifest_etag = headers
+            .get("etag")
+            .map(|e| e.trim().trim_matches('"').to_string());
+        if let Some(m) = manifest_etag {
+            headers.set("X-Manifest-Etag", m);
+        }
         for h in [
             "content-length",
             "content-range",
@@ -653,7 +660,21 @@ impl Slo {
         // Segments first, the manifest (pushed last at depth 0) at the end.
         order.sort_by_key(|(c, o)| (c == req.container() && o == req.object()) as u8);
         for (c, o) in order {
-            let mut d = req.sub("DELETE", &req.path.account, Some(&c), Some(&o), "", "SLO");
+            // The manifest goes at the version the client named.
+            let query = match req.param("version-id") {
+                Some(v) if c == req.container() && o == req.object() => {
+                    format!("version-id={}", super::quote(&v))
+                }
+                _ => String::new(),
+            };
+            let mut d = req.sub(
+                "DELETE",
+                &req.path.account,
+                Some(&c),
+                Some(&o),
+                &query,
+                "SLO",
+            );
             d.head.headers.set(
                 "X-Timestamp",
                 crate::common::timestamp::Timestamp::now().internal(),

@@ -318,19 +318,17 @@ impl Symlink {
             Response::text(400, "Symlink requests require a zero byte body")
                 .with_header("Content-Type", "text/plain")
         };
-        match req.head.framing {
-            Framing::Length(n) if n > 0 => return Err(zero_body()),
-            Framing::Chunked => {
-                if !body
-                    .read_to_end(0)
-                    .await
-                    .map_err(|_| zero_body())?
-                    .is_empty()
-                {
-                    return Err(zero_body());
-                }
-            }
-            _ => {}
+        let has_body = match req.head.framing {
+            Framing::Length(n) => n > 0,
+            Framing::Chunked => !body
+                .read_to_end(0)
+                .await
+                .map_err(|_| zero_body())?
+                .is_empty(),
+            Framing::None => false,
+        };
+        if has_body {
+            return Err(zero_body());
         }
         let msg = "X-Symlink-Target header must be of the form <container name>/<object name>";
         let raw = req.headers().get(TGT_OBJ).unwrap_or("");
