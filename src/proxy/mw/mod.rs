@@ -20,6 +20,7 @@
 pub mod copy;
 pub mod dlo;
 pub mod object_versioning;
+pub mod object_versioning_ids;
 pub mod object_versioning_listing;
 pub mod segments;
 pub mod slo;
