@@ -265,6 +265,7 @@ impl Proxy {
                 let req = stamped.as_ref().unwrap_or(req);
                 let cr = container::ContainerRequest {
                     req,
+                    version: &sp.version,
                     account: &sp.account,
                     container,
                     owner: grant == Grant::Owner,
@@ -331,6 +332,41 @@ impl Proxy {
                 Err(Response::status(503))
             }
         }
+    }
+
+    /// Whether the caller may make `sreq` as it is, by the rules
+    /// `dispatch` applies (Swift's `swift.authorize` called by a middleware
+    /// before it acts for the caller with pre-authorized subrequests).
+    pub async fn authorize(&self, sreq: &mw::SwiftRequest) -> Result<(), Response> {
+        if sreq.preauthed {
+            return Ok(());
+        }
+        let sp = &sreq.path;
+        let who = &*sreq.who;
+        let grant = if who.tempurl_covers(&sp.account, sp.container.as_deref()) {
+            Grant::Owner
+        } else if matches!(who, AuthResult::TempUrl { .. }) {
+            Grant::None
+        } else {
+            self.account_grant(who, &sp.account).await?
+        };
+        let info = match sp.container.as_deref() {
+            Some(c) => match self.db.container_info(&sp.account, c).await {
+                Ok(i) => i.filter(|i| !i.deleted),
+                Err(e) => {
+                    tracing::error!("container info: {e}");
+                    return Err(Response::status(503));
+                }
+            },
+            None => None,
+        };
+        if self.container_allowed(who, grant, &sreq.head, sp, info.as_ref()) {
+            return Ok(());
+        }
+        Err(match who {
+            AuthResult::Anonymous | AuthResult::TempUrl { .. } => auth::unauthorized(&sp.account),
+            AuthResult::User(_) => Response::status(403),
+        })
     }
 
     /// The caller's standing in `account`: owner, or what its account ACL grants.
