@@ -68,6 +68,12 @@ impl Common {
             }),
         )
     }
+
+    /// A client on a new session, or the exit code after saying why there
+    /// is none (as command `cmd`).
+    fn client(&self, cmd: &str) -> Result<Client, ExitCode> {
+        self.session().map(Client::new).map_err(|e| fail(cmd, e))
+    }
 }
 
 /// `paco upload`.
@@ -385,11 +391,10 @@ pub fn download(args: DownloadArgs) -> ExitCode {
 
 /// Runs `paco list`.
 pub fn list(args: ListArgs) -> ExitCode {
-    let session = match args.common.session() {
-        Ok(s) => s,
-        Err(e) => return fail("list", e),
+    let mut client = match args.common.client("list") {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let mut client = Client::new(session);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let r: Result<(), SwiftError> = super::block_on(async {
@@ -494,11 +499,10 @@ async fn delete_object(
 
 /// Runs `paco delete`.
 pub fn delete(args: DeleteArgs) -> ExitCode {
-    let session = match args.common.session() {
-        Ok(s) => s,
-        Err(e) => return fail("delete", e),
+    let mut client = match args.common.client("delete") {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let mut client = Client::new(session);
     let r: Result<Vec<String>, SwiftError> = super::block_on(async {
         let mut deleted = Vec::new();
         let names: Vec<String> = if args.objects.is_empty() {
@@ -545,11 +549,10 @@ pub fn delete(args: DeleteArgs) -> ExitCode {
 
 /// Runs `paco stat`.
 pub fn stat(args: StatArgs) -> ExitCode {
-    let session = match args.common.session() {
-        Ok(s) => s,
-        Err(e) => return fail("stat", e),
+    let mut client = match args.common.client("stat") {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let mut client = Client::new(session);
     let path = match (&args.container, &args.object) {
         (None, _) => String::new(),
         (Some(c), o) => object_path(c, o.as_deref()),

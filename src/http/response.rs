@@ -399,6 +399,19 @@ fn is_head_method(req: Option<&Request>) -> bool {
     req.is_some_and(|r| r.method == "HEAD")
 }
 
+/// Reads the stream's next piece into `buf`, returning the byte count and
+/// the buffer; on an error the buffer goes back to the pool.
+async fn read_piece(stream: &mut dyn BodyStream, buf: Vec<u8>) -> io::Result<(usize, Vec<u8>)> {
+    let (res, buf) = stream.read(buf).await;
+    match res {
+        Ok(n) => Ok((n, buf)),
+        Err(e) => {
+            buffers::give(buf);
+            Err(e)
+        }
+    }
+}
+
 /// Sends each piece the stream produces at once, as one HTTP chunk when
 /// `framed`; returns the body bytes sent.
 async fn write_chunked_body(
@@ -414,15 +427,8 @@ async fn write_chunked_body(
     let mut piece = buffers::take(64 * 1024);
     loop {
         piece.clear();
-        let (res, buf) = cb.0.read(piece).await;
+        let (n, buf) = read_piece(&mut *cb.0, piece).await?;
         piece = buf;
-        let n = match res {
-            Ok(n) => n,
-            Err(e) => {
-                buffers::give(piece);
-                return Err(e);
-            }
-        };
         if n == 0 {
             break;
         }
@@ -470,15 +476,8 @@ async fn write_stream_body(
                 pending = buffers::take(chunk);
             }
         }
-        let (res, buf) = sb.stream.read(pending).await;
+        let (n, buf) = read_piece(&mut *sb.stream, pending).await?;
         pending = buf;
-        let n = match res {
-            Ok(n) => n,
-            Err(e) => {
-                buffers::give(pending);
-                return Err(e);
-            }
-        };
         if n == 0 {
             break;
         }
