@@ -22,7 +22,7 @@ use std::rc::Rc;
 use percent_encoding::percent_decode_str;
 
 use crate::common::timestamp::Timestamp;
-use crate::db::{DbError, DbPool};
+use crate::db::{DbError, DbPool, DeleteOutcome};
 use crate::http::conn::{log_access, Handler, LogEntry};
 use crate::http::{BodyReader, Headers, Request, Response};
 use crate::obj::server::{ObjRequest, ObjectServer};
@@ -149,6 +149,17 @@ macro_rules! set_db_times {
     }};
 }
 use set_db_times;
+
+/// The answer to an account or container DELETE, as Swift's servers give
+/// it: 409 for one not empty or newer than the request.
+fn delete_response(r: Result<DeleteOutcome, DbError>) -> Response {
+    match r {
+        Ok(DeleteOutcome::Deleted) => Response::status(204),
+        Ok(DeleteOutcome::NotFound) => Response::status(404),
+        Ok(DeleteOutcome::NotEmpty | DeleteOutcome::Conflict) => Response::status(409),
+        Err(e) => db_error(e),
+    }
+}
 
 fn db_error(e: DbError) -> Response {
     match e {
