@@ -444,6 +444,21 @@ pub fn list(args: ListArgs) -> ExitCode {
     }
 }
 
+/// DELETEs `target`, reporting a refusal (with the server's reason) as one
+/// on `path`.
+async fn delete_checked(client: &mut Client, target: &str, path: &str) -> Result<(), SwiftError> {
+    let r = client.simple("DELETE", target, &[]).await?;
+    if r.ok() {
+        return Ok(());
+    }
+    Err(SwiftError::Status {
+        method: "DELETE".into(),
+        path: path.into(),
+        status: r.status(),
+        body: String::from_utf8_lossy(&r.body).trim().to_string(),
+    })
+}
+
 /// Deletes one object, and the segments of a large object unless told not
 /// to. Returns the segments deleted.
 async fn delete_object(
@@ -474,15 +489,7 @@ async fn delete_object(
             delete_path = format!("{path}?multipart-manifest=delete");
         }
     }
-    let r = client.simple("DELETE", &delete_path, &[]).await?;
-    if !r.ok() {
-        return Err(SwiftError::Status {
-            method: "DELETE".into(),
-            path,
-            status: r.status(),
-            body: String::from_utf8_lossy(&r.body).trim().to_string(),
-        });
-    }
+    delete_checked(client, &delete_path, &path).await?;
     for s in &segments {
         let r = client.simple("DELETE", s, &[]).await?;
         if !r.ok() && r.status() != 404 {
@@ -520,15 +527,7 @@ pub fn delete(args: DeleteArgs) -> ExitCode {
         }
         if args.objects.is_empty() {
             let path = object_path(&args.container, None);
-            let r = client.simple("DELETE", &path, &[]).await?;
-            if !r.ok() {
-                return Err(SwiftError::Status {
-                    method: "DELETE".into(),
-                    path,
-                    status: r.status(),
-                    body: String::from_utf8_lossy(&r.body).trim().to_string(),
-                });
-            }
+            delete_checked(&mut client, &path, &path).await?;
         }
         Ok(deleted)
     });
