@@ -19,11 +19,9 @@ pub mod path;
 
 use std::rc::Rc;
 
-use tracing::info;
-
 use crate::common::constraints::Constraints;
 use crate::db::{AccountState, ContainerInfo, DbPool};
-use crate::http::conn::{Handler, LogEntry};
+use crate::http::conn::{log_access, Handler, LogEntry};
 use crate::http::{BodyReader, BodySource, Request, Response};
 
 use acl::{account_access, parse_account_acl, parse_acl, referrer_allowed, AccountAccess};
@@ -488,20 +486,6 @@ impl Handler for App {
         if !self.log_requests {
             return;
         }
-        let (method, path) = e
-            .req
-            .map(|r| (r.method.as_str(), r.raw_path.as_str()))
-            .unwrap_or(("-", "-"));
-        info!(
-            target: "paco::access",
-            method,
-            path,
-            status = e.status,
-            bytes_in = e.bytes_in,
-            bytes_out = e.bytes_out,
-            duration_us = e.duration.as_micros() as u64,
-            trans_id = e.trans_id,
-            peer = ?e.peer,
-        );
+        log_access!("paco::access", e);
     }
 }
