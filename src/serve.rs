@@ -58,6 +58,14 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         config.storage.part_power,
     )
     .map_err(io_ctx("preparing the object device"))?;
+    let policies = config.storage_policies()?;
+    let stores = crate::obj::policies::prepare(
+        &policies,
+        &device_root,
+        &hash_conf,
+        config.storage.part_power,
+    )
+    .map_err(io_ctx("preparing the storage policies"))?;
     let cleaned = manager
         .clean_tmp()
         .map_err(io_ctx("cleaning staged writes"))?;
@@ -123,6 +131,8 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let worker_manager = manager;
     let backend_manager = worker_manager.clone();
     let backend_spec = spec.clone();
+    let (worker_stores, backend_stores, expirer_stores) = (stores.clone(), stores.clone(), stores);
+    let worker_policies = policies;
     let handles = runtime::start(spec, listeners, driver, flag.clone(), move |_worker| {
         // Prepared once above; each worker gets its own handle.
         let manager = Rc::new(worker_manager.clone());
@@ -135,6 +145,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 cfg.storage.io_buffer_size,
                 cfg.constraints.max_file_size,
             )
+            .with_stores(&worker_stores)
             .with_updater(updater),
         );
         App::new(
@@ -146,6 +157,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             default_host.clone(),
             cfg.log_requests,
         )
+        .with_policies(worker_policies.clone())
     })
     .map_err(io_ctx("starting workers"))?;
 
@@ -167,6 +179,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                     cfg.storage.io_buffer_size,
                     cfg.constraints.max_file_size,
                 )
+                .with_stores(&backend_stores)
                 .with_updater(updater);
                 crate::server::BackendServer::new(
                     Rc::new(objects),
@@ -203,6 +216,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                     expirer_cfg.storage.io_buffer_size,
                     expirer_cfg.constraints.max_file_size,
                 )
+                .with_stores(&expirer_stores)
                 .with_updater(updater),
             )
         },
@@ -255,7 +269,7 @@ impl ContainerUpdater for DbUpdater {
                 content_type: u.content_type.clone(),
                 etag: u.etag.clone(),
                 deleted: u.deleted,
-                storage_policy_index: 0,
+                storage_policy_index: u.policy_index.into(),
             };
             match self
                 .db

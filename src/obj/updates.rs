@@ -30,6 +30,10 @@ pub struct ContainerUpdate {
     pub etag: String,
     /// A delete rather than a put.
     pub deleted: bool,
+    /// The storage policy holding the object (0 in updates queued before
+    /// policies existed).
+    #[serde(default)]
+    pub policy_index: u32,
 }
 
 /// Why an update was not applied.
@@ -166,6 +170,7 @@ mod tests {
             content_type: "text/plain".into(),
             etag: "e".into(),
             deleted: false,
+            policy_index: 0,
         }
     }
 

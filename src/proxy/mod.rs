@@ -22,6 +22,7 @@ use std::rc::Rc;
 use tracing::info;
 
 use crate::common::constraints::Constraints;
+use crate::common::storage_policy::Policies;
 use crate::db::{AccountState, ContainerInfo, DbPool};
 use crate::http::conn::{Handler, LogEntry};
 use crate::http::{BodyReader, BodySource, Request, Response};
@@ -53,6 +54,8 @@ pub struct Proxy {
     pub backend: Backend,
     /// Account and container databases.
     pub db: DbPool,
+    /// The storage policies containers may choose.
+    pub policies: Rc<Policies>,
     features: Vec<Box<dyn mw::Feature>>,
 }
 
@@ -87,11 +90,20 @@ impl App {
                 auth,
                 backend,
                 db,
+                policies: Rc::new(Policies::default()),
             }),
             info_json,
             default_host,
             log_requests,
         }
+    }
+
+    /// Uses `policies` instead of the legacy single policy.
+    pub fn with_policies(mut self, policies: Policies) -> Self {
+        if let Some(p) = Rc::get_mut(&mut self.proxy) {
+            p.policies = Rc::new(policies);
+        }
+        self
     }
 
     async fn route(&self, req: &Request, body: &mut BodyReader<'_>) -> Response {
@@ -179,6 +191,7 @@ impl Proxy {
                 owner: grant == Grant::Owner,
                 reseller,
                 extra_updates,
+                policies: &self.policies,
             };
             let mut resp = account::handle(&self.db, &self.constraints, &ar).await;
             quotas::show_account_quotas(&mut resp);
@@ -186,7 +199,10 @@ impl Proxy {
         };
         // Owners reading objects need nothing from the container; everyone
         // else needs its ACLs, and writes need to know it exists.
+        // With several policies an object request must learn its
+        // container's policy to find the object.
         let need_info = sp.object.is_none()
+            || self.policies.len() > 1
             || grant < Grant::ReadWrite
             || !is_read(&req.method)
             || req.headers.contains("origin");
@@ -216,6 +232,7 @@ impl Proxy {
                     account: &sp.account,
                     container,
                     owner: grant == Grant::Owner,
+                    policies: &self.policies,
                 };
                 container::handle(&self.db, &self.constraints, &cr, info.clone()).await
             }
@@ -239,6 +256,7 @@ impl Proxy {
                     account: &sp.account,
                     container,
                     object,
+                    policy_index: info.as_ref().map_or(0, |i| i.storage_policy_index),
                 };
                 ctl.handle(req, &target, body).await
             }
