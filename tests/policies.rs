@@ -360,7 +360,37 @@ fn onfile_directory_markers_and_conflicts(driver: &str) {
     t.node.stop();
 }
 
+fn account_quota_per_policy(driver: &str) {
+    let t = T::new(driver);
+    assert_eq!(t.container("sc", "silver").status, 201);
+    assert_eq!(t.container("gc", "gold").status, 201);
+    let admin = t.node.token_for("admin:admin", "admin");
+    let r = t.node.req(
+        "POST",
+        A,
+        &[
+            ("X-Auth-Token", &admin),
+            ("X-Account-Quota-Bytes-Policy-silver", "5"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 204, "{r:?}");
+    let h = t.req("HEAD", A, &[], b"");
+    assert_eq!(
+        h.header("x-account-quota-bytes-policy-silver"),
+        Some("5"),
+        "{h:?}"
+    );
+    let r = t.put("sc/o", &[], b"0123456789");
+    assert_eq!(r.status, 413, "{r:?}");
+    assert_eq!(r.text(), "Upload exceeds policy quota.");
+    assert_eq!(t.put("gc/o", &[], b"0123456789").status, 201);
+    assert_eq!(t.put("sc/small", &[], b"0123").status, 201);
+    t.node.stop();
+}
+
 driver_tests! {
+    fn account_quota_per_policy;
     fn info_lists_policies;
     fn policy_is_chosen_once;
     fn hashed_policy_uses_objects_n;

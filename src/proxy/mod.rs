@@ -178,7 +178,7 @@ impl Proxy {
             }
             let reseller = matches!(who, AuthResult::User(id) if id.reseller_admin);
             let extra_updates = if matches!(req.method.as_str(), "PUT" | "POST") {
-                match quotas::account_updates(&req.headers, reseller) {
+                match quotas::account_updates(&req.headers, reseller, &self.policies) {
                     Ok(u) => u,
                     Err(r) => return r,
                 }
@@ -194,7 +194,7 @@ impl Proxy {
                 policies: &self.policies,
             };
             let mut resp = account::handle(&self.db, &self.constraints, &ar).await;
-            quotas::show_account_quotas(&mut resp);
+            quotas::show_account_quotas(&mut resp, &self.policies);
             return resp;
         };
         // Owners reading objects need nothing from the container; everyone
@@ -288,7 +288,9 @@ impl Proxy {
             return Ok(());
         }
         match self.db.account_state(&sp.account).await {
-            Ok(AccountState::Active(a)) => quotas::check_account_put(&a, length),
+            Ok(AccountState::Active(a)) => {
+                quotas::check_account_put(&a, length, info.map_or(0, |i| i.storage_policy_index))
+            }
             Ok(_) => Ok(()),
             Err(e) => {
                 tracing::error!("account info: {e}");
