@@ -243,8 +243,17 @@ fn is_missing(e: &io::Error) -> bool {
     )
 }
 
-fn fsync_dir(dir: &Path) -> io::Result<()> {
-    open_nofollow(dir, true)?.sync_all()
+/// fsyncs an open file through the runtime (io_uring where available), so
+/// the worker keeps serving while the filesystem commits.
+async fn sync_file(file: std::fs::File) -> io::Result<()> {
+    let f = File::from_std(file)?;
+    f.sync_all().await?;
+    f.close().await
+}
+
+/// fsyncs a directory, making the entries changed in it durable.
+async fn fsync_dir(dir: &Path) -> io::Result<()> {
+    sync_file(open_nofollow(dir, true)?).await
 }
 
 /// Creates `dir` and its missing parents below `root`, returning the
@@ -431,17 +440,13 @@ impl DiskFile for OnfileDiskFile {
         timestamp: Timestamp,
         meta: &Metadata,
     ) -> Result<(), DiskFileError> {
-        let file = match open_nofollow(&self.path, false) {
-            Ok(f) => f,
-            Err(e) if is_missing(&e) => return Err(e.into()),
-            Err(e) => return Err(e.into()),
-        };
+        let file = open_nofollow(&self.path, false)?;
         let mut stored = get_meta(file.as_raw_fd())?.unwrap_or_default();
         super::hashed::apply_post(&mut stored, meta.clone());
         stored.insert(POST_TS_KEY.into(), timestamp.internal());
         let json = encode_meta(&stored)?;
         set_meta(file.as_raw_fd(), &json)?;
-        file.sync_all().map_err(DiskFileError::from_io)?;
+        sync_file(file).await.map_err(DiskFileError::from_io)?;
         Ok(())
     }
 
@@ -468,7 +473,7 @@ impl DiskFile for OnfileDiskFile {
                             return Err(e.into());
                         }
                     }
-                    d.sync_all()?;
+                    sync_file(d).await?;
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),
@@ -476,7 +481,7 @@ impl DiskFile for OnfileDiskFile {
         } else {
             std::fs::remove_file(&self.path)?;
         }
-        fsync_dir(self.parent())?;
+        fsync_dir(self.parent()).await?;
         self.prune_parents();
         Ok(())
     }
@@ -540,11 +545,11 @@ impl DiskFileWriter for OnfileWriter {
             let mut changed = make_dirs(&self.mount, &self.target)?;
             let d = open_nofollow(&self.target, true)?;
             set_meta(d.as_raw_fd(), &json)?;
-            d.sync_all().map_err(DiskFileError::from_io)?;
+            sync_file(d).await.map_err(DiskFileError::from_io)?;
             changed.sort();
             changed.dedup();
             for dir in changed {
-                fsync_dir(&dir)?;
+                fsync_dir(&dir).await?;
             }
             return Ok(());
         }
@@ -560,7 +565,7 @@ impl DiskFileWriter for OnfileWriter {
             // fsync, not fdatasync: the attribute is inode metadata.
             file.sync_all().await.map_err(DiskFileError::from_io)?;
             file.close().await?;
-            if let Err(e) = std::fs::rename(&tmp.path, &self.target) {
+            if let Err(e) = monoio::fs::rename(&tmp.path, &self.target).await {
                 return Err(match e.raw_os_error() {
                     Some(libc::EISDIR) | Some(libc::ENOTEMPTY) | Some(libc::EEXIST) => {
                         DiskFileError::Conflict(format!(
@@ -581,7 +586,7 @@ impl DiskFileWriter for OnfileWriter {
             dirs.sort();
             dirs.dedup();
             for dir in dirs {
-                fsync_dir(&dir)?;
+                fsync_dir(&dir).await?;
             }
             Ok(())
         }
