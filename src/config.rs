@@ -59,6 +59,43 @@ pub struct Config {
     /// Storage policies (`[[policies]]`); the default is Swift's single
     /// `Policy-0` in the hashed layout.
     pub policies: Vec<StoragePolicy>,
+    /// Rings and the other nodes of a cluster.
+    pub cluster: ClusterConfig,
+}
+
+/// Where the rings are and how peers are reached. Without ring files the
+/// node is a cluster of one: every request stays in process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Directory holding `object.ring.gz`, `container.ring.gz` and
+    /// `account.ring.gz` (Swift's `swift_dir`); unset or without an object
+    /// ring, the node keeps everything local.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swift_dir: Option<PathBuf>,
+    /// Seconds between checks of the ring files for changes.
+    pub ring_reload_secs: u64,
+    /// Milliseconds to wait for a TCP connection to a peer node.
+    pub conn_timeout_ms: u64,
+    /// Milliseconds a peer node may take to answer or accept the next piece
+    /// of a request (Swift's `node_timeout`).
+    pub node_timeout_ms: u64,
+    /// Send requests for this node's own devices over HTTP to its own
+    /// backend listener too, instead of calling the servers in process
+    /// (for comparing the two paths).
+    pub force_http_backend: bool,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            swift_dir: None,
+            ring_reload_secs: 15,
+            conn_timeout_ms: 500,
+            node_timeout_ms: 10_000,
+            force_http_backend: false,
+        }
+    }
 }
 
 /// Which io driver each worker runtime uses.
@@ -154,6 +191,7 @@ impl Default for Config {
             constraints: Constraints::default(),
             tempauth: TempAuthConfig::default(),
             policies: vec![StoragePolicy::legacy()],
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -267,6 +305,12 @@ impl Config {
         }
         if self.max_connections_per_worker == 0 {
             return bad("max_connections_per_worker must be at least 1");
+        }
+        if self.cluster.swift_dir.is_some() && self.backend_bind.is_none() {
+            return bad("cluster.swift_dir needs backend_bind: peers reach this node there");
+        }
+        if self.cluster.conn_timeout_ms == 0 || self.cluster.node_timeout_ms == 0 {
+            return bad("cluster.conn_timeout_ms and cluster.node_timeout_ms must be at least 1");
         }
         if self.tempauth.reseller_prefix.is_empty() {
             return bad("tempauth.reseller_prefix cannot be empty");

@@ -10,15 +10,18 @@ use tracing::info;
 
 use crate::common::hash::HashConf;
 use crate::config::Config;
-use crate::db::{DbError, DbPool, ObjectUpdate};
+use crate::db::DbPool;
 use crate::http::Limits;
 use crate::obj::hashed::HashedManager;
 use crate::obj::server::ObjectServer;
-use crate::obj::updates::{ContainerUpdate, ContainerUpdater, UpdateError, UpdateFuture};
+use crate::obj::updates::ContainerUpdater;
 use crate::proxy::auth::TempAuth;
-use crate::proxy::backend::Backend;
+use crate::proxy::backend::remote::Peers;
+use crate::proxy::backend::{Backend, ClusterRings};
 use crate::proxy::{info::info_document, App};
+use crate::ring::reload::ReloadingRing;
 use crate::runtime::{self, shutdown::ShutdownFlag, WorkerSpec};
+use crate::server::updater::ClusterUpdater;
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         prefix: config.swift_hash.prefix.clone(),
         suffix: config.swift_hash.suffix.clone(),
     };
+    let rings = load_rings(&config, &hash_conf)?.map(Arc::new);
     let manager = HashedManager::new(
         device_root.clone(),
         hash_conf.clone(),
@@ -133,12 +137,12 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let backend_spec = spec.clone();
     let (worker_stores, backend_stores, expirer_stores) = (stores.clone(), stores.clone(), stores);
     let worker_policies = policies;
+    let worker_rings = rings.clone();
     let handles = runtime::start(spec, listeners, driver, flag.clone(), move |_worker| {
         // Prepared once above; each worker gets its own handle.
         let manager = Rc::new(worker_manager.clone());
-        let updater: Rc<dyn ContainerUpdater> = Rc::new(DbUpdater {
-            db: worker_db.clone(),
-        });
+        let peers = Rc::new(peers_for(&cfg));
+        let updater = updater_for(&cfg, worker_db.clone(), &peers);
         let objects = Rc::new(
             ObjectServer::new(
                 manager,
@@ -151,7 +155,10 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         App::new(
             cfg.constraints.clone(),
             auth.clone(),
-            Backend::local(objects),
+            match &worker_rings {
+                Some(r) => Backend::clustered(objects, r.clone(), peers),
+                None => Backend::local(objects),
+            },
             worker_db.clone(),
             Rc::new(info_json.clone()),
             default_host.clone(),
@@ -173,7 +180,8 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         let (cfg, db) = (config.clone(), db.clone());
         backend_handles =
             runtime::start(backend_spec, listeners, driver, flag.clone(), move |_| {
-                let updater: Rc<dyn ContainerUpdater> = Rc::new(DbUpdater { db: db.clone() });
+                let peers = Rc::new(peers_for(&cfg));
+                let updater = updater_for(&cfg, db.clone(), &peers);
                 let objects = ObjectServer::new(
                     Rc::new(backend_manager.clone()),
                     cfg.storage.io_buffer_size,
@@ -193,11 +201,12 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     }
 
     let updater_db = db.clone();
+    let updater_cfg = config.clone();
     let updater_handle = crate::daemons::updater::spawn(
         config.data_dir.join(&config.storage.device),
         Duration::from_secs(config.updater_interval_secs.max(1)),
         flag.clone(),
-        move || Rc::new(DbUpdater { db: updater_db }) as Rc<dyn ContainerUpdater>,
+        move || updater_for(&updater_cfg, updater_db, &Rc::new(peers_for(&updater_cfg))),
     )
     .map_err(io_ctx("starting the object updater"))?;
 
@@ -209,7 +218,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         Duration::from_secs(config.expirer_interval_secs.max(1)),
         flag.clone(),
         move || {
-            let updater: Rc<dyn ContainerUpdater> = Rc::new(DbUpdater { db: expirer_db });
+            let updater = updater_for(&expirer_cfg, expirer_db, &Rc::new(peers_for(&expirer_cfg)));
             Rc::new(
                 ObjectServer::new(
                     Rc::new(expirer_manager),
@@ -252,34 +261,65 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Container updates for local containers: a call into the database pool.
-struct DbUpdater {
-    db: DbPool,
+/// The peer connection pool of one thread.
+fn peers_for(config: &Config) -> Peers {
+    Peers::new(
+        Duration::from_millis(config.cluster.conn_timeout_ms),
+        Duration::from_millis(config.cluster.node_timeout_ms),
+    )
 }
 
-impl ContainerUpdater for DbUpdater {
-    fn update<'a>(&'a self, u: &'a ContainerUpdate) -> UpdateFuture<'a> {
-        Box::pin(async move {
-            let timestamp = crate::common::timestamp::Timestamp::parse(&u.timestamp)
-                .map_err(|e| UpdateError::Failed(format!("bad timestamp: {e}")))?;
-            let update = ObjectUpdate {
-                name: u.object.clone(),
-                timestamp,
-                size: u.size,
-                content_type: u.content_type.clone(),
-                etag: u.etag.clone(),
-                deleted: u.deleted,
-                storage_policy_index: u.policy_index.into(),
-            };
-            match self
-                .db
-                .update_object(&u.account, &u.container, update)
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(DbError::NotFound) => Err(UpdateError::NoContainer),
-                Err(e) => Err(UpdateError::Failed(e.to_string())),
-            }
-        })
+/// Container updates: local databases, plus peers when in a cluster.
+fn updater_for(config: &Config, db: DbPool, peers: &Rc<Peers>) -> Rc<dyn ContainerUpdater> {
+    match (&config.cluster.swift_dir, config.backend_bind) {
+        (Some(_), Some(me)) => Rc::new(ClusterUpdater::clustered(
+            db,
+            peers.clone(),
+            me,
+            config.storage.device.clone(),
+        )),
+        _ => Rc::new(ClusterUpdater::local(db)),
     }
+}
+
+/// The rings in `cluster.swift_dir`; `None` (a node on its own) without an
+/// object ring. A ring that exists but cannot be read stops the start.
+fn load_rings(config: &Config, hash: &HashConf) -> Result<Option<ClusterRings>, ServeError> {
+    let (Some(dir), Some(me)) = (&config.cluster.swift_dir, config.backend_bind) else {
+        return Ok(None);
+    };
+    let reload = Duration::from_secs(config.cluster.ring_reload_secs.max(1));
+    let open = |name: &str| -> Result<Option<ReloadingRing>, ServeError> {
+        let path = dir.join(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        ReloadingRing::open(&path, hash.clone(), reload)
+            .map(Some)
+            .map_err(|e| ServeError::Io {
+                context: format!("loading {}", path.display()),
+                source: std::io::Error::other(e.to_string()),
+            })
+    };
+    let Some(object) = open("object.ring.gz")? else {
+        info!(dir = %dir.display(), "no object ring: this node keeps every request local");
+        return Ok(None);
+    };
+    let rings = ClusterRings {
+        object,
+        container: open("container.ring.gz")?,
+        account: open("account.ring.gz")?,
+        me,
+        device: config.storage.device.clone(),
+        force_http: config.cluster.force_http_backend,
+    };
+    let ring = rings.object.get();
+    let local = (0..ring.data().devs.len() as u32)
+        .filter_map(|id| ring.device(id))
+        .any(|d| d.device == rings.device && crate::proxy::backend::dev_addr(d) == Some(me));
+    if !local {
+        tracing::warn!(%me, device = %rings.device, "this node's device is not in the object ring");
+    }
+    info!(dir = %dir.display(), force_http = rings.force_http, "rings loaded: cluster mode");
+    Ok(Some(rings))
 }

@@ -193,7 +193,16 @@ fn account_container_object(driver: &str) {
         b"",
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let r = breq(port, "HEAD", &format!("{d}/AUTH_b"), &[], b"");
+    // The local container's own totals reach the account within the
+    // report interval (100 ms), later on a busy machine: wait for them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let r = loop {
+        let r = breq(port, "HEAD", &format!("{d}/AUTH_b"), &[], b"");
+        if r.header("X-Account-Object-Count") == Some("3") || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert_eq!(r.header("X-Account-Container-Count"), Some("2"));
     assert_eq!(r.header("X-Account-Object-Count"), Some("3"));
     // Container DELETE, then account DELETE.

@@ -70,6 +70,12 @@ impl ClientConn {
         })
     }
 
+    /// Changes the time allowed for each read and write from now on (a
+    /// connect timeout first, then a node timeout for the exchange).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// Whether the server closed the connection (reconnect before reuse).
     pub fn is_closed(&self) -> bool {
         self.closed

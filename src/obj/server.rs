@@ -510,6 +510,7 @@ impl ObjectServer {
             etag: etag.clone(),
             deleted: false,
             policy_index,
+            targets: super::updates::update_targets(req.headers),
         };
         if let Err(r) = self.update_container(df.name_hash(), update).await {
             return r;
@@ -560,6 +561,7 @@ impl ObjectServer {
                 etag: obj.metadata.get("ETag").cloned().unwrap_or_default(),
                 deleted: false,
                 policy_index,
+                targets: super::updates::update_targets(req.headers),
             };
             if let Err(r) = self.update_container(df.name_hash(), update).await {
                 return r;
@@ -626,6 +628,7 @@ impl ObjectServer {
             etag: String::new(),
             deleted: true,
             policy_index,
+            targets: super::updates::update_targets(req.headers),
         };
         if let Err(r) = self.update_container(df.name_hash(), update).await {
             return r;

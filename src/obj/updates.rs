@@ -34,6 +34,45 @@ pub struct ContainerUpdate {
     /// policies existed).
     #[serde(default)]
     pub policy_index: u32,
+    /// The container servers to tell (from the proxy's
+    /// `X-Container-Host/Partition/Device`); empty: this node's own
+    /// container databases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<UpdateTarget>,
+}
+
+/// One container server an update goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateTarget {
+    /// `ip:port` of its backend listener.
+    pub host: String,
+    /// The container's partition.
+    pub partition: String,
+    /// The device holding the container.
+    pub device: String,
+}
+
+/// The container servers an object request names: Swift's proxy sends
+/// comma-separated `X-Container-Host` and `X-Container-Device` lists with
+/// one `X-Container-Partition`.
+pub fn update_targets(headers: &crate::http::Headers) -> Vec<UpdateTarget> {
+    let (Some(hosts), Some(devices), Some(part)) = (
+        headers.get("x-container-host"),
+        headers.get("x-container-device"),
+        headers.get("x-container-partition"),
+    ) else {
+        return Vec::new();
+    };
+    hosts
+        .split(',')
+        .zip(devices.split(','))
+        .map(|(h, d)| UpdateTarget {
+            host: h.trim().to_string(),
+            partition: part.trim().to_string(),
+            device: d.trim().to_string(),
+        })
+        .filter(|t| !t.host.is_empty() && !t.device.is_empty())
+        .collect()
 }
 
 /// Why an update was not applied.
@@ -171,7 +210,27 @@ mod tests {
             etag: "e".into(),
             deleted: false,
             policy_index: 0,
+            targets: Vec::new(),
         }
+    }
+
+    #[test]
+    fn targets_come_from_the_proxy_headers() {
+        let mut h = crate::http::Headers::new();
+        assert!(update_targets(&h).is_empty());
+        h.set("X-Container-Host", "10.0.0.1:6201,10.0.0.2:6201");
+        h.set("X-Container-Device", "sda,sdb");
+        h.set("X-Container-Partition", "7");
+        let t = update_targets(&h);
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (
+                t[1].host.as_str(),
+                t[1].device.as_str(),
+                t[1].partition.as_str()
+            ),
+            ("10.0.0.2:6201", "sdb", "7")
+        );
     }
 
     #[test]

@@ -148,6 +148,56 @@ impl App {
 }
 
 impl Proxy {
+    /// A container write in a cluster gets its timestamp here, so every
+    /// replica records the same one.
+    fn stamp_db_write(&self, req: &Request) -> Option<Request> {
+        let write = matches!(req.method.as_str(), "PUT" | "POST" | "DELETE");
+        if !write || self.backend.cluster().is_none() || req.headers.contains("x-timestamp") {
+            return None;
+        }
+        let mut r = req.clone();
+        r.headers.set(
+            "X-Timestamp",
+            crate::common::timestamp::Timestamp::now().internal(),
+        );
+        Some(r)
+    }
+
+    /// Repeats a container write this node applied on the container's
+    /// other primaries (creating the account there first for a PUT), and
+    /// answers by Swift's quorum over all replicas.
+    async fn replicate_container(
+        &self,
+        req: &Request,
+        account: &str,
+        container: &str,
+        local: Response,
+    ) -> Response {
+        let write = matches!(req.method.as_str(), "PUT" | "POST" | "DELETE");
+        if !write || self.backend.cluster().is_none() || local.status >= 300 {
+            return local;
+        }
+        if req.method == "PUT" {
+            let mut h = crate::http::Headers::new();
+            if let Some(ts) = req.headers.get("x-timestamp") {
+                h.set("X-Timestamp", ts);
+            }
+            self.backend.replicate_db("PUT", account, None, &h).await;
+        }
+        let mut statuses = vec![local.status];
+        statuses.extend(
+            self.backend
+                .replicate_db(&req.method, account, Some(container), &req.headers)
+                .await,
+        );
+        let quorum = backend::quorum::quorum_size(statuses.len());
+        match backend::quorum::best_response(&statuses, quorum) {
+            Some(0) => local,
+            Some(i) => Response::status(statuses[i]),
+            None => Response::text(503, "Not enough container servers answered"),
+        }
+    }
+
     /// Below the pipeline: authorization (unless pre-authorized), then the
     /// account, container or object controller.
     async fn dispatch(&self, sreq: &mw::SwiftRequest, body: &mut BodySource<'_, '_>) -> Response {
@@ -227,6 +277,8 @@ impl Proxy {
         }
         let mut resp = match sp.object.as_deref() {
             None => {
+                let stamped = self.stamp_db_write(req);
+                let req = stamped.as_ref().unwrap_or(req);
                 let cr = container::ContainerRequest {
                     req,
                     account: &sp.account,
@@ -234,7 +286,9 @@ impl Proxy {
                     owner: grant == Grant::Owner,
                     policies: &self.policies,
                 };
-                container::handle(&self.db, &self.constraints, &cr, info.clone()).await
+                let resp = container::handle(&self.db, &self.constraints, &cr, info.clone()).await;
+                self.replicate_container(req, &sp.account, container, resp)
+                    .await
             }
             Some(object) => {
                 if need_info && info.is_none() && !is_read(&req.method) {

@@ -6,13 +6,16 @@
 //! same in-process object server and database pool the proxy uses, so a
 //! paco node can sit behind a Swift proxy whose rings point at it.
 //!
-//! Container updates of object writes go to this node's container
-//! databases (the in-process updater); sending them to the
-//! `X-Container-Host` of another node is the HTTP side of the backend seam.
+//! Container updates of object writes go where `X-Container-Host` and
+//! `X-Container-Device` say ([`updater::ClusterUpdater`]): this node's
+//! databases, or another node over HTTP when this node has rings
+//! (`[cluster] swift_dir`). Container servers still update their own
+//! account databases rather than the `X-Account-Host` named.
 
 mod account;
 mod container;
 mod listing;
+pub mod updater;
 
 use std::rc::Rc;
 
@@ -113,13 +116,15 @@ fn metadata_updates(headers: &Headers, kind: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The storage policy index a request names (0, the only policy, when
-/// absent); other indexes are refused as Swift refuses unknown policies.
+/// The storage policy index a request names (`None` when absent). Any
+/// index parses here: the object server answers 503 for a policy it has no
+/// store for, as Swift refuses unknown policies, and the proxy only sends
+/// the indexes of configured policies to container servers.
 fn policy_index(headers: &Headers) -> Result<Option<i64>, Response> {
     match headers.get("x-backend-storage-policy-index") {
         None => Ok(None),
-        Some(v) => match v.trim().parse::<i64>() {
-            Ok(0) => Ok(Some(0)),
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(i) => Ok(Some(i.into())),
             _ => Err(Response::text(503, &format!("No policy with index {v}"))),
         },
     }
