@@ -25,7 +25,8 @@ impl T {
             .tempdir()
             .expect("mount tempdir");
         let config = format!(
-            "[[policies]]\nindex = 0\nname = \"gold\"\ndefault = true\n\n\
+            "expirer_interval_secs = 1\n\n\
+             [[policies]]\nindex = 0\nname = \"gold\"\ndefault = true\n\n\
              [[policies]]\nindex = 1\nname = \"silver\"\naliases = [\"argent\"]\n\n\
              [[policies]]\nindex = 2\nname = \"files\"\nlayout = \"onfile\"\nmount = {:?}\n\n\
              [[policies]]\nindex = 3\nname = \"old\"\ndeprecated = true\n",
@@ -389,7 +390,33 @@ fn account_quota_per_policy(driver: &str) {
     t.node.stop();
 }
 
+/// The expiry queue remembers each object's policy: the expirer deletes
+/// the onfile file and the `objects-1/` object, not a policy-0 namesake.
+fn expirer_deletes_in_the_objects_policy(driver: &str) {
+    let t = T::new(driver);
+    assert_eq!(t.container("fc", "files").status, 201);
+    assert_eq!(t.container("sc", "silver").status, 201);
+    let r = t.put("fc/dir/gone", &[("X-Delete-After", "1")], b"bye");
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = t.put("sc/gone", &[("X-Delete-After", "1")], b"bye");
+    assert_eq!(r.status, 201, "{r:?}");
+    let path = t.onfile_path("fc/dir/gone");
+    assert!(path.exists());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while (path.exists() || !listing(&t, "sc").is_empty()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!path.exists(), "the expirer left the onfile object");
+    assert!(listing(&t, "fc").is_empty());
+    assert!(
+        listing(&t, "sc").is_empty(),
+        "the expirer left the silver object"
+    );
+    t.node.stop();
+}
+
 driver_tests! {
+    fn expirer_deletes_in_the_objects_policy;
     fn account_quota_per_policy;
     fn info_lists_policies;
     fn policy_is_chosen_once;
