@@ -303,6 +303,10 @@ fn onfile_directory_markers_and_conflicts(driver: &str) {
     assert_eq!(h.status, 200, "{h:?}");
     assert_eq!(h.header("content-type"), Some("application/directory"));
     assert_eq!(h.header("content-length"), Some("0"));
+    let g = t.req("GET", &format!("{A}/fc/photos/"), &[], b"");
+    assert_eq!(g.status, 200, "{g:?}");
+    assert!(g.body.is_empty());
+    assert_eq!(listing(&t, "fc"), vec!["photos/"]);
     // Objects go inside it.
     assert_eq!(t.put("fc/photos/cat.jpg", &[], b"meow").status, 201);
     assert_eq!(
