@@ -419,7 +419,44 @@ fn expirer_deletes_in_the_objects_policy(driver: &str) {
     t.node.stop();
 }
 
+/// A node whose only policy is onfile: every container's objects are
+/// plain files, with no `X-Storage-Policy` needed.
+fn onfile_as_the_only_policy(driver: &str) {
+    let mount = tempfile::Builder::new()
+        .prefix("paco-it-mount")
+        .tempdir()
+        .expect("mount tempdir");
+    let config = format!(
+        "[[policies]]\nindex = 0\nname = \"nas\"\nlayout = \"onfile\"\nmount = {:?}\n",
+        mount.path().display().to_string()
+    );
+    let node = NodeOpts::new(driver).config(&config).start();
+    let tok = node.token();
+    let auth = [("X-Auth-Token", tok.as_str())];
+    assert_eq!(node.req("PUT", &format!("{A}/c"), &auth, b"").status, 201);
+    let h = node.req("HEAD", &format!("{A}/c"), &auth, b"");
+    assert_eq!(h.header("x-storage-policy"), Some("nas"), "{h:?}");
+    assert_eq!(
+        node.req("PUT", &format!("{A}/c/a/b"), &auth, b"xyz").status,
+        201
+    );
+    assert_eq!(
+        std::fs::read(mount.path().join("AUTH_test/c/a/b")).expect("plain file"),
+        b"xyz"
+    );
+    let g = node.req("GET", &format!("{A}/c/a/b"), &auth, b"");
+    assert_eq!(g.body, b"xyz");
+    assert!(
+        walk_files(&node.data_dir)
+            .iter()
+            .all(|p| p.extension().is_none_or(|e| e != "data")),
+        "nothing in the hashed layout"
+    );
+    node.stop();
+}
+
 driver_tests! {
+    fn onfile_as_the_only_policy;
     fn expirer_deletes_in_the_objects_policy;
     fn account_quota_per_policy;
     fn info_lists_policies;
