@@ -58,9 +58,9 @@ CORE_MODULES=(tests.py test_object.py test_container.py test_account.py test_pro
 #   test_dlo.py test_slo.py test_symlink.py test_versioned_writes.py
 #   test_object_versioning.py test_tempurl.py test_staticweb.py   (issue 7)
 #   test_domain_remap.py                         domain_remap (not in the SAIO pipeline)
-FEATURE_MODULES=(test_dlo.py test_slo.py test_tempurl.py test_staticweb.py)
-UNCLAIMED_MODULES=(test_access_control.py test_symlink.py
-    test_versioned_writes.py test_object_versioning.py test_domain_remap.py)
+FEATURE_MODULES=(test_dlo.py test_slo.py test_tempurl.py test_staticweb.py test_symlink.py test_versioned_writes.py
+    test_object_versioning.py)
+UNCLAIMED_MODULES=(test_access_control.py test_domain_remap.py)
 
 log() { printf 'conformance: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 2; }

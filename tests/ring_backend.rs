@@ -46,37 +46,26 @@ fn start(driver: &str) -> (Node, u16) {
     (node, port)
 }
 
+/// Sends a bodiless request and checks its status, showing the body when it
+/// differs.
+fn expect(port: u16, method: &str, path: &str, headers: &[(&str, &str)], status: u16) -> Response {
+    let r = breq(port, method, path, headers, b"");
+    assert_eq!(r.status, status, "{method} {path}: {}", r.text());
+    r
+}
+
 fn account_container_object(driver: &str) {
     let (node, port) = start(driver);
     let ts = |n: u64| format!("{}.00000", 1_700_000_000 + n);
-    let d = "/sda1/17";
+    let account = "/sda1/17/AUTH_b";
+    let container = &format!("{account}/photos");
+    let object = &format!("{container}/cat/1.jpg");
     // Account and container servers.
-    let r = breq(
-        port,
-        "PUT",
-        &format!("{d}/AUTH_b"),
-        &[("X-Timestamp", &ts(1)), ("X-Account-Meta-Color", "red")],
-        b"",
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let r = breq(
-        port,
-        "PUT",
-        &format!("{d}/AUTH_b/photos"),
-        &[("X-Timestamp", &ts(2))],
-        b"",
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let r = breq(
-        port,
-        "PUT",
-        &format!("{d}/AUTH_b/photos"),
-        &[("X-Timestamp", &ts(3))],
-        b"",
-    );
-    assert_eq!(r.status, 202);
-    let r = breq(port, "PUT", &format!("{d}/AUTH_b/photos"), &[], b"");
-    assert_eq!(r.status, 400);
+    let color = ("X-Account-Meta-Color", "red");
+    expect(port, "PUT", account, &[("X-Timestamp", &ts(1)), color], 201);
+    expect(port, "PUT", container, &[("X-Timestamp", &ts(2))], 201);
+    expect(port, "PUT", container, &[("X-Timestamp", &ts(3))], 202);
+    let r = expect(port, "PUT", container, &[], 400);
     assert!(r.text().contains("Missing timestamp"));
     // Object server: PUT, GET, HEAD with the proxy's headers.
     let body = b"hello backend";
@@ -85,7 +74,7 @@ fn account_container_object(driver: &str) {
     let r = breq(
         port,
         "PUT",
-        &format!("{d}/AUTH_b/photos/cat/1.jpg"),
+        object,
         &[
             ("X-Timestamp", &ts(4)),
             ("Content-Type", "image/jpeg"),
@@ -100,26 +89,12 @@ fn account_container_object(driver: &str) {
         body,
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let r = breq(
-        port,
-        "GET",
-        &format!("{d}/AUTH_b/photos/cat/1.jpg"),
-        &[],
-        b"",
-    );
-    assert_eq!(r.status, 200);
+    let r = expect(port, "GET", object, &[], 200);
     assert_eq!(r.body, body);
     assert_eq!(r.header("X-Object-Meta-Kind"), Some("cat"));
     // The write reached the container listing (in-process container update)
     // and the client API sees the same object.
-    let r = breq(
-        port,
-        "GET",
-        &format!("{d}/AUTH_b/photos?format=json"),
-        &[],
-        b"",
-    );
-    assert_eq!(r.status, 200);
+    let r = expect(port, "GET", &format!("{container}?format=json"), &[], 200);
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v[0]["name"], "cat/1.jpg");
     assert_eq!(v[0]["hash"], etag.as_str());
@@ -127,103 +102,60 @@ fn account_container_object(driver: &str) {
     assert_eq!(r.header("X-Container-Object-Count"), Some("1"));
     assert_eq!(r.header("X-Backend-Storage-Policy-Index"), Some("0"));
     // A container update as Swift's object server sends it.
-    let r = breq(
-        port,
-        "PUT",
-        &format!("{d}/AUTH_b/photos/dog.jpg"),
-        &[
-            ("X-Timestamp", &ts(5)),
-            ("X-Size", "42"),
-            ("X-Content-Type", "image/jpeg"),
-            ("X-Etag", "abc"),
-            ("User-Agent", "object-server 77"),
-        ],
-        b"",
-    );
-    assert_eq!(r.status, 201);
-    let r = breq(port, "HEAD", &format!("{d}/AUTH_b/photos"), &[], b"");
+    let dog = &format!("{container}/dog.jpg");
+    let from_object_server = ("User-Agent", "object-server 77");
+    let ts5 = ts(5);
+    let update = [
+        ("X-Timestamp", ts5.as_str()),
+        ("X-Size", "42"),
+        ("X-Content-Type", "image/jpeg"),
+        ("X-Etag", "abc"),
+        from_object_server,
+    ];
+    expect(port, "PUT", dog, &update, 201);
+    let r = breq(port, "HEAD", container, &[], b"");
     assert_eq!(r.header("X-Container-Object-Count"), Some("2"));
     assert_eq!(r.header("X-Container-Bytes-Used"), Some("55"));
-    let r = breq(
-        port,
-        "DELETE",
-        &format!("{d}/AUTH_b/photos/dog.jpg"),
-        &[("X-Timestamp", &ts(6)), ("User-Agent", "object-server 77")],
-        b"",
-    );
-    assert_eq!(r.status, 204);
+    let ts6 = ts(6);
+    let delete = [("X-Timestamp", ts6.as_str()), from_object_server];
+    expect(port, "DELETE", dog, &delete, 204);
     // Object DELETE through the object server, then the container is empty.
-    let r = breq(
-        port,
-        "DELETE",
-        &format!("{d}/AUTH_b/photos/cat/1.jpg"),
-        &[("X-Timestamp", &ts(7))],
-        b"",
-    );
-    assert_eq!(r.status, 204);
-    let r = breq(
-        port,
-        "GET",
-        &format!("{d}/AUTH_b/photos/cat/1.jpg"),
-        &[],
-        b"",
-    );
-    assert_eq!(r.status, 404);
-    let r = breq(port, "HEAD", &format!("{d}/AUTH_b/photos"), &[], b"");
+    expect(port, "DELETE", object, &[("X-Timestamp", &ts(7))], 204);
+    expect(port, "GET", object, &[], 404);
+    let r = breq(port, "HEAD", container, &[], b"");
     assert_eq!(r.header("X-Container-Object-Count"), Some("0"));
     // Account server.
-    let r = breq(port, "GET", &format!("{d}/AUTH_b?format=json"), &[], b"");
-    assert_eq!(r.status, 200);
+    let r = expect(port, "GET", &format!("{account}?format=json"), &[], 200);
     assert_eq!(r.header("X-Account-Meta-Color"), Some("red"));
     assert_eq!(r.header("X-Account-Container-Count"), Some("1"));
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v[0]["name"], "photos");
     // A container report as Swift's container server sends it.
-    let r = breq(
-        port,
-        "PUT",
-        &format!("{d}/AUTH_b/remote"),
-        &[
-            ("X-Put-Timestamp", &ts(8)),
-            ("X-Delete-Timestamp", "0"),
-            ("X-Object-Count", "3"),
-            ("X-Bytes-Used", "300"),
-            ("X-Backend-Storage-Policy-Index", "0"),
-        ],
-        b"",
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
+    let ts8 = ts(8);
+    let report = [
+        ("X-Put-Timestamp", ts8.as_str()),
+        ("X-Delete-Timestamp", "0"),
+        ("X-Object-Count", "3"),
+        ("X-Bytes-Used", "300"),
+        ("X-Backend-Storage-Policy-Index", "0"),
+    ];
+    expect(port, "PUT", &format!("{account}/remote"), &report, 201);
     // The local container's own totals reach the account within the
     // report interval (100 ms), later on a busy machine: wait for them.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let r = loop {
-        let r = breq(port, "HEAD", &format!("{d}/AUTH_b"), &[], b"");
-        if r.header("X-Account-Object-Count") == Some("3") || std::time::Instant::now() > deadline {
+        let r = breq(port, "HEAD", account, &[], b"");
+        if r.header("X-Account-Object-Count") == Some("3") || Instant::now() > deadline {
             break r;
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(r.header("X-Account-Container-Count"), Some("2"));
     assert_eq!(r.header("X-Account-Object-Count"), Some("3"));
     // Container DELETE, then account DELETE.
-    let r = breq(
-        port,
-        "DELETE",
-        &format!("{d}/AUTH_b/photos"),
-        &[("X-Timestamp", &ts(9))],
-        b"",
-    );
-    assert_eq!(r.status, 204);
-    let r = breq(
-        port,
-        "DELETE",
-        &format!("{d}/AUTH_b"),
-        &[("X-Timestamp", &ts(10))],
-        b"",
-    );
-    assert_eq!(r.status, 204);
-    let r = breq(port, "HEAD", &format!("{d}/AUTH_b"), &[], b"");
-    assert_eq!(r.status, 404);
+    expect(port, "DELETE", container, &[("X-Timestamp", &ts(9))], 204);
+    expect(port, "DELETE", account, &[("X-Timestamp", &ts(10))], 204);
+    let r = expect(port, "HEAD", account, &[], 404);
     assert_eq!(r.header("X-Account-Status"), Some("Deleted"));
     node.stop();
 }
@@ -231,31 +163,23 @@ fn account_container_object(driver: &str) {
 fn refusals(driver: &str) {
     let (node, port) = start(driver);
     // Another device is not mounted here.
-    let r = breq(port, "HEAD", "/sdz/1/AUTH_a", &[], b"");
-    assert_eq!(r.status, 507);
+    expect(port, "HEAD", "/sdz/1/AUTH_a", &[], 507);
     for bad in ["/sda1", "/sda1/1", "/sda1/../a", "/sda1/1/a//o"] {
-        assert_eq!(breq(port, "HEAD", bad, &[], b"").status, 400, "{bad}");
+        expect(port, "HEAD", bad, &[], 400);
     }
-    let r = breq(
-        port,
-        "PUT",
-        "/sda1/1/a/c/o",
-        &[
-            ("X-Timestamp", "1.0"),
-            ("Content-Length", "0"),
-            ("X-Backend-Storage-Policy-Index", "9"),
-        ],
-        b"",
-    );
-    assert_eq!(r.status, 503);
-    let r = breq(
+    let unknown_policy = [
+        ("X-Timestamp", "1.0"),
+        ("Content-Length", "0"),
+        ("X-Backend-Storage-Policy-Index", "9"),
+    ];
+    expect(port, "PUT", "/sda1/1/a/c/o", &unknown_policy, 503);
+    expect(
         port,
         "PUT",
         "/sda1/1/a/c/o",
         &[("Content-Length", "0")],
-        b"",
+        400,
     );
-    assert_eq!(r.status, 400);
     // The client API still works alongside.
     let tok = node.token();
     assert_eq!(

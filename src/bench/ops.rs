@@ -16,22 +16,43 @@ async fn connect(plan: &Plan) -> Result<ClientConn, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Attempts per prefill object: set-up is not measured, so a busy server's
+/// occasional 503 (real Swift under load) or dropped connection is retried
+/// rather than ending the run.
+const PREFILL_ATTEMPTS: u32 = 5;
+
 /// Writes objects `task, task + n, task + 2n, ...`.
 pub(super) async fn prefill_task(plan: &Plan, task: u64, n: u64) -> Result<(), String> {
     let mut conn = connect(plan).await?;
     let mut i = task;
     while i < plan.objects {
-        let (status, _) = put_object(
-            &mut conn,
-            plan,
-            &plan.object_path(i),
-            plan.size_of(i),
-            i % VARIANTS,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        if status != 201 {
-            return Err(format!("prefill PUT failed: HTTP {status}"));
+        let mut attempt = 1;
+        loop {
+            let put = put_object(
+                &mut conn,
+                plan,
+                &plan.object_path(i),
+                plan.size_of(i),
+                i % VARIANTS,
+            )
+            .await;
+            let failure = match put {
+                Ok((201, _)) => break,
+                Ok((status, _)) if status >= 500 => format!("HTTP {status}"),
+                Ok((status, _)) => return Err(format!("prefill PUT failed: HTTP {status}")),
+                Err(e) => {
+                    // The connection may be unusable after an error.
+                    conn = connect(plan).await?;
+                    e.to_string()
+                }
+            };
+            if attempt == PREFILL_ATTEMPTS {
+                return Err(format!(
+                    "prefill PUT failed {PREFILL_ATTEMPTS} times, last: {failure}"
+                ));
+            }
+            attempt += 1;
+            monoio::time::sleep(std::time::Duration::from_millis(200 * attempt as u64)).await;
         }
         i += n;
     }

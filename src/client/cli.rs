@@ -68,6 +68,12 @@ impl Common {
             }),
         )
     }
+
+    /// A client on a new session, or the exit code after saying why there
+    /// is none (as command `cmd`).
+    fn client(&self, cmd: &str) -> Result<Client, ExitCode> {
+        self.session().map(Client::new).map_err(|e| fail(cmd, e))
+    }
 }
 
 /// `paco upload`.
@@ -385,11 +391,10 @@ pub fn download(args: DownloadArgs) -> ExitCode {
 
 /// Runs `paco list`.
 pub fn list(args: ListArgs) -> ExitCode {
-    let session = match args.common.session() {
-        Ok(s) => s,
-        Err(e) => return fail("list", e),
+    let mut client = match args.common.client("list") {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let mut client = Client::new(session);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let r: Result<(), SwiftError> = super::block_on(async {
@@ -439,6 +444,21 @@ pub fn list(args: ListArgs) -> ExitCode {
     }
 }
 
+/// DELETEs `target`, reporting a refusal (with the server's reason) as one
+/// on `path`.
+async fn delete_checked(client: &mut Client, target: &str, path: &str) -> Result<(), SwiftError> {
+    let r = client.simple("DELETE", target, &[]).await?;
+    if r.ok() {
+        return Ok(());
+    }
+    Err(SwiftError::Status {
+        method: "DELETE".into(),
+        path: path.into(),
+        status: r.status(),
+        body: String::from_utf8_lossy(&r.body).trim().to_string(),
+    })
+}
+
 /// Deletes one object, and the segments of a large object unless told not
 /// to. Returns the segments deleted.
 async fn delete_object(
@@ -469,15 +489,7 @@ async fn delete_object(
             delete_path = format!("{path}?multipart-manifest=delete");
         }
     }
-    let r = client.simple("DELETE", &delete_path, &[]).await?;
-    if !r.ok() {
-        return Err(SwiftError::Status {
-            method: "DELETE".into(),
-            path,
-            status: r.status(),
-            body: String::from_utf8_lossy(&r.body).trim().to_string(),
-        });
-    }
+    delete_checked(client, &delete_path, &path).await?;
     for s in &segments {
         let r = client.simple("DELETE", s, &[]).await?;
         if !r.ok() && r.status() != 404 {
@@ -494,11 +506,10 @@ async fn delete_object(
 
 /// Runs `paco delete`.
 pub fn delete(args: DeleteArgs) -> ExitCode {
-    let session = match args.common.session() {
-        Ok(s) => s,
-        Err(e) => return fail("delete", e),
+    let mut client = match args.common.client("delete") {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let mut client = Client::new(session);
     let r: Result<Vec<String>, SwiftError> = super::block_on(async {
         let mut deleted = Vec::new();
         let names: Vec<String> = if args.objects.is_empty() {
@@ -516,15 +527,7 @@ pub fn delete(args: DeleteArgs) -> ExitCode {
         }
         if args.objects.is_empty() {
             let path = object_path(&args.container, None);
-            let r = client.simple("DELETE", &path, &[]).await?;
-            if !r.ok() {
-                return Err(SwiftError::Status {
-                    method: "DELETE".into(),
-                    path,
-                    status: r.status(),
-                    body: String::from_utf8_lossy(&r.body).trim().to_string(),
-                });
-            }
+            delete_checked(&mut client, &path, &path).await?;
         }
         Ok(deleted)
     });
@@ -545,11 +548,10 @@ pub fn delete(args: DeleteArgs) -> ExitCode {
 
 /// Runs `paco stat`.
 pub fn stat(args: StatArgs) -> ExitCode {
-    let session = match args.common.session() {
-        Ok(s) => s,
-        Err(e) => return fail("stat", e),
+    let mut client = match args.common.client("stat") {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let mut client = Client::new(session);
     let path = match (&args.container, &args.object) {
         (None, _) => String::new(),
         (Some(c), o) => object_path(c, o.as_deref()),

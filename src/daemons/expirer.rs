@@ -78,43 +78,26 @@ pub fn spawn<F>(
 where
     F: FnOnce() -> Rc<ObjectServer> + Send + 'static,
 {
-    std::thread::Builder::new()
-        .name("paco-expirer".into())
-        .spawn(move || {
-            let mut rt = match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-                .enable_timer()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    tracing::error!("expirer runtime: {e}");
-                    return;
+    let tick = Duration::from_millis(100).min(interval);
+    super::spawn_paced("expirer", interval, tick, flag, move || {
+        let objects = make_server();
+        move || {
+            let (device_root, objects) = (device_root.clone(), objects.clone());
+            async move {
+                let now = Timestamp::now().secs();
+                match run_pass(&device_root, &objects, now).await {
+                    Ok(s) if s == PassStats::default() => {}
+                    Ok(s) => tracing::info!(
+                        deleted = s.deleted,
+                        skipped = s.skipped,
+                        failed = s.failed,
+                        "object expirer pass"
+                    ),
+                    Err(e) => tracing::warn!("object expirer: {e}"),
                 }
-            };
-            rt.block_on(async move {
-                let objects = make_server();
-                let tick = Duration::from_millis(100).min(interval);
-                let mut waited = interval;
-                while !flag.is_set() {
-                    if waited >= interval {
-                        waited = Duration::ZERO;
-                        let now = Timestamp::now().secs();
-                        match run_pass(&device_root, &objects, now).await {
-                            Ok(s) if s == PassStats::default() => {}
-                            Ok(s) => tracing::info!(
-                                deleted = s.deleted,
-                                skipped = s.skipped,
-                                failed = s.failed,
-                                "object expirer pass"
-                            ),
-                            Err(e) => tracing::warn!("object expirer: {e}"),
-                        }
-                    }
-                    monoio::time::sleep(tick).await;
-                    waited += tick;
-                }
-            });
-        })
+            }
+        }
+    })
 }
 
 #[cfg(test)]

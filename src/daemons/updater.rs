@@ -21,37 +21,20 @@ pub fn spawn<F>(
 where
     F: FnOnce() -> Rc<dyn ContainerUpdater> + Send + 'static,
 {
-    std::thread::Builder::new()
-        .name("paco-updater".into())
-        .spawn(move || {
-            let mut rt = match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-                .enable_timer()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    tracing::error!("updater runtime: {e}");
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let updater = make_updater();
-                let tick = Duration::from_millis(100);
-                let mut waited = interval;
-                while !flag.is_set() {
-                    if waited >= interval {
-                        waited = Duration::ZERO;
-                        match run_pending(&device_root, &*updater).await {
-                            Ok((0, 0)) => {}
-                            Ok((applied, left)) => {
-                                tracing::info!(applied, left, "object updater pass")
-                            }
-                            Err(e) => tracing::warn!("object updater: {e}"),
-                        }
+    let tick = Duration::from_millis(100);
+    super::spawn_paced("updater", interval, tick, flag, move || {
+        let updater = make_updater();
+        move || {
+            let (device_root, updater) = (device_root.clone(), updater.clone());
+            async move {
+                match run_pending(&device_root, &*updater).await {
+                    Ok((0, 0)) => {}
+                    Ok((applied, left)) => {
+                        tracing::info!(applied, left, "object updater pass")
                     }
-                    monoio::time::sleep(tick).await;
-                    waited += tick;
+                    Err(e) => tracing::warn!("object updater: {e}"),
                 }
-            });
-        })
+            }
+        }
+    })
 }

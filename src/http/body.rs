@@ -224,20 +224,7 @@ impl<'a> BodyReader<'a> {
     /// Reads the rest of the body into memory, refusing more than `limit`
     /// bytes (for small bodies such as manifests, never object data).
     pub async fn read_to_end(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        let mut out = Vec::new();
-        loop {
-            if out.len() > limit {
-                return Err(BodyError::TooLarge);
-            }
-            if out.capacity() - out.len() < 8192 {
-                out.reserve(16 * 1024);
-            }
-            let (res, buf) = self.read(out).await;
-            out = buf;
-            if res? == 0 {
-                return Ok(out);
-            }
-        }
+        read_all(limit, async |buf| self.read(buf).await).await
     }
 
     /// Settles the connection after the handler: true when the next request
@@ -276,5 +263,27 @@ fn io_to_body(e: io::Error) -> BodyError {
         BodyError::Timeout
     } else {
         BodyError::Io(e)
+    }
+}
+
+/// Reads a body to its end into memory through `read` (the body's own
+/// `read`), refusing more than `limit` bytes.
+pub(crate) async fn read_all(
+    limit: usize,
+    mut read: impl AsyncFnMut(Vec<u8>) -> (Result<usize, BodyError>, Vec<u8>),
+) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::new();
+    loop {
+        if out.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        if out.capacity() - out.len() < 8192 {
+            out.reserve(16 * 1024);
+        }
+        let (res, buf) = read(out).await;
+        out = buf;
+        if res? == 0 {
+            return Ok(out);
+        }
     }
 }

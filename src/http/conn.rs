@@ -48,6 +48,37 @@ pub struct LogEntry<'a> {
     pub peer: Option<SocketAddr>,
 }
 
+impl LogEntry<'_> {
+    /// The request's method and raw path, `-` for each when the head was
+    /// refused before it could be parsed.
+    pub fn method_path(&self) -> (&str, &str) {
+        self.req
+            .map(|r| (r.method.as_str(), r.raw_path.as_str()))
+            .unwrap_or(("-", "-"))
+    }
+}
+
+/// Writes a [`LogEntry`] as one `info` event under the tracing target given
+/// (a macro because tracing wants its targets as constants).
+macro_rules! log_access {
+    ($target:literal, $entry:expr) => {{
+        let e: &$crate::http::conn::LogEntry<'_> = $entry;
+        let (method, path) = e.method_path();
+        ::tracing::info!(
+            target: $target,
+            method,
+            path,
+            status = e.status,
+            bytes_in = e.bytes_in,
+            bytes_out = e.bytes_out,
+            duration_us = e.duration.as_micros() as u64,
+            trans_id = e.trans_id,
+            peer = ?e.peer,
+        );
+    }};
+}
+pub(crate) use log_access;
+
 /// The socket and whatever has been read from it but not yet consumed.
 pub struct Conn {
     stream: TcpStream,

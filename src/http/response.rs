@@ -399,6 +399,32 @@ fn is_head_method(req: Option<&Request>) -> bool {
     req.is_some_and(|r| r.method == "HEAD")
 }
 
+/// Sends `pending` and hands it back emptied, swapped for a pooled buffer of
+/// `chunk` bytes when it is smaller.
+async fn flush(conn: &mut Conn, pending: Vec<u8>, chunk: usize) -> io::Result<Vec<u8>> {
+    let (res, mut buf) = conn.write_all(pending).await;
+    res?;
+    buf.clear();
+    if buf.capacity() < chunk {
+        buffers::give(buf);
+        buf = buffers::take(chunk);
+    }
+    Ok(buf)
+}
+
+/// Reads the stream's next piece into `buf`, returning the byte count and
+/// the buffer; on an error the buffer goes back to the pool.
+async fn read_piece(stream: &mut dyn BodyStream, buf: Vec<u8>) -> io::Result<(usize, Vec<u8>)> {
+    let (res, buf) = stream.read(buf).await;
+    match res {
+        Ok(n) => Ok((n, buf)),
+        Err(e) => {
+            buffers::give(buf);
+            Err(e)
+        }
+    }
+}
+
 /// Sends each piece the stream produces at once, as one HTTP chunk when
 /// `framed`; returns the body bytes sent.
 async fn write_chunked_body(
@@ -414,15 +440,8 @@ async fn write_chunked_body(
     let mut piece = buffers::take(64 * 1024);
     loop {
         piece.clear();
-        let (res, buf) = cb.0.read(piece).await;
+        let (n, buf) = read_piece(&mut *cb.0, piece).await?;
         piece = buf;
-        let n = match res {
-            Ok(n) => n,
-            Err(e) => {
-                buffers::give(piece);
-                return Err(e);
-            }
-        };
         if n == 0 {
             break;
         }
@@ -461,24 +480,10 @@ async fn write_stream_body(
     let mut sent = 0u64;
     loop {
         if pending.capacity() - pending.len() < 4096 {
-            let (res, buf) = conn.write_all(pending).await;
-            pending = buf;
-            res?;
-            pending.clear();
-            if pending.capacity() < chunk {
-                buffers::give(std::mem::take(&mut pending));
-                pending = buffers::take(chunk);
-            }
+            pending = flush(conn, pending, chunk).await?;
         }
-        let (res, buf) = sb.stream.read(pending).await;
+        let (n, buf) = read_piece(&mut *sb.stream, pending).await?;
         pending = buf;
-        let n = match res {
-            Ok(n) => n,
-            Err(e) => {
-                buffers::give(pending);
-                return Err(e);
-            }
-        };
         if n == 0 {
             break;
         }
@@ -539,14 +544,7 @@ async fn write_file_body(
                         }
                     }
                     if pending.capacity() - pending.len() < 4096 {
-                        let (res, buf) = conn.write_all(pending).await;
-                        pending = buf;
-                        res?;
-                        pending.clear();
-                        if pending.capacity() < chunk {
-                            buffers::give(std::mem::take(&mut pending));
-                            pending = buffers::take(chunk);
-                        }
+                        pending = flush(conn, pending, chunk).await?;
                     }
                     let start = pending.len();
                     let room = (pending.capacity() - start) as u64;

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use monoio::buf::IoBufMut;
 
-use super::body::{BodyError, BodyReader};
+use super::body::{read_all, BodyError, BodyReader};
 use super::response::{FileBody, Part};
 
 /// A boxed local future (the runtime is thread-per-core; nothing is `Send`).
@@ -173,23 +173,7 @@ impl BodySource<'_, '_> {
     /// Reads the rest of the body into memory, refusing more than `limit`
     /// bytes (for small bodies such as manifests, never object data).
     pub async fn read_to_end(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        if let BodySource::Client(r) = self {
-            return r.read_to_end(limit).await;
-        }
-        let mut out = Vec::new();
-        loop {
-            if out.len() > limit {
-                return Err(BodyError::TooLarge);
-            }
-            if out.capacity() - out.len() < 8192 {
-                out.reserve(16 * 1024);
-            }
-            let (res, buf) = self.read(out).await;
-            out = buf;
-            if res? == 0 {
-                return Ok(out);
-            }
-        }
+        read_all(limit, async |buf| self.read(buf).await).await
     }
 }
 

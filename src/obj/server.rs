@@ -59,6 +59,36 @@ fn note_raw_values(headers: &Headers, meta: &mut Metadata) {
     }
 }
 
+/// Applies Swift's container-update overrides (`X-Backend-` ones, then the
+/// stored `X-Object-Sysmeta-` ones, which win) to a listing row update:
+/// symlinks and versioning put their state in the row's etag this way.
+pub fn apply_update_overrides<'a>(
+    update: &mut ContainerUpdate,
+    headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) {
+    for prefix in [
+        "x-backend-container-update-override-",
+        "x-object-sysmeta-container-update-override-",
+    ] {
+        for (k, v) in headers.clone() {
+            let l = k.to_ascii_lowercase();
+            let Some(key) = l.strip_prefix(prefix) else {
+                continue;
+            };
+            match key {
+                "etag" => update.etag = v.to_string(),
+                "content-type" => update.content_type = v.to_string(),
+                "size" => {
+                    if let Ok(n) = v.trim().parse() {
+                        update.size = n;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 fn is_user_meta(k: &str) -> bool {
     let l = k.to_ascii_lowercase();
     l.starts_with("x-object-meta-") || l.starts_with("x-object-transient-sysmeta-")
@@ -512,6 +542,9 @@ impl ObjectServer {
             policy_index,
             targets: super::updates::update_targets(req.headers),
         };
+        let mut update = update;
+        let pairs: Vec<(&str, &str)> = req.headers.iter().collect();
+        apply_update_overrides(&mut update, pairs.into_iter());
         if let Err(r) = self.update_container(df.name_hash(), update).await {
             return r;
         }
@@ -545,6 +578,13 @@ impl ObjectServer {
         if let Err(r) = self.queue_expiry(df.name_hash(), req, policy_index) {
             return r;
         }
+        // A POST without Content-Type keeps the one an earlier POST set
+        // (the new .meta replaces the old one), as Swift's object server.
+        if !req.headers.contains("content-type") {
+            if let Some(ct) = obj.metadata.get("Content-Type") {
+                meta.insert("Content-Type".into(), ct.clone());
+            }
+        }
         if let Err(e) = df.write_metadata(ts, &meta).await {
             return error_response(&e);
         }
@@ -563,11 +603,29 @@ impl ObjectServer {
                 policy_index,
                 targets: super::updates::update_targets(req.headers),
             };
+            let mut update = update;
+            // Overrides stored with the data (symlinks, versions) keep
+            // shaping the listing row; the new Content-Type still wins.
+            let pairs: Vec<(&str, &str)> = obj
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .filter(|(k, _)| !k.to_ascii_lowercase().ends_with("-content-type"))
+                .collect();
+            apply_update_overrides(&mut update, pairs.into_iter());
             if let Err(r) = self.update_container(df.name_hash(), update).await {
                 return r;
             }
         }
-        Response::status(202)
+        // As Swift's object server: the stored sysmeta comes back with a
+        // POST, so proxy modules (symlinks) learn what they posted to.
+        let mut r = Response::status(202);
+        for (k, v) in obj.metadata.iter() {
+            if k.to_ascii_lowercase().starts_with("x-object-sysmeta-") {
+                r.headers.set(k.as_str(), v.as_str());
+            }
+        }
+        r
     }
 
     async fn delete<D: DiskFile>(

@@ -118,10 +118,21 @@ async fn read(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response 
         Ok(f) => f,
         Err(resp) => return resp,
     };
-    let params = match listing_params::from_request(r.req, c.account_listing_limit) {
+    let mut params = match listing_params::from_request(r.req, c.account_listing_limit) {
         Ok(p) => p,
         Err(resp) => return resp,
     };
+    // Reserved names (a leading NUL: versioning's hidden containers) sort
+    // first; the page starts after them so they take no listing slots.
+    const PAST_RESERVED: &str = "\0\u{10FFFF}";
+    let bound = if params.reverse {
+        &mut params.end_marker
+    } else {
+        &mut params.marker
+    };
+    if bound.as_deref().is_none_or(|m| m < PAST_RESERVED) {
+        *bound = Some(PAST_RESERVED.to_string());
+    }
     let info = match db.account_state(r.account).await {
         Ok(AccountState::Active(i)) => Some(i),
         // Swift answers a deleted account with 410 Gone and fakes an empty
@@ -134,6 +145,9 @@ async fn read(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response 
         match db.list_containers(r.account, &params).await {
             Ok(items) => items
                 .into_iter()
+                // Reserved names (versioning's hidden containers) are not
+                // listed to clients.
+                .filter(|i| !matches!(i, ListItem::Entry(e) if e.name.starts_with('\0')))
                 .map(|i| match i {
                     ListItem::Entry(e) => Row::Container {
                         name: e.name,

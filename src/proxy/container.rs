@@ -7,13 +7,15 @@ use crate::common::timestamp::Timestamp;
 use crate::db::{ContainerInfo, ContainerPolicy, CreateOutcome, DbPool, DeleteOutcome, ListItem};
 use crate::http::{Body, Request, Response};
 
-use super::listing::{choose_format, render, Format, Row};
+use super::listing::{choose_format, render, split_hash_params, Format, Row};
 use super::{listing_params, meta};
 
 /// Everything a container request needs.
 pub struct ContainerRequest<'a> {
     /// The request.
     pub req: &'a Request,
+    /// API version from the path (`v1`), for paths listings publish.
+    pub version: &'a str,
     /// Account.
     pub account: &'a str,
     /// Container.
@@ -165,13 +167,17 @@ async fn read(
             Ok(items) => items
                 .into_iter()
                 .map(|i| match i {
-                    ListItem::Entry(o) => Row::Object {
-                        name: o.name,
-                        hash: o.hash,
-                        bytes: o.bytes,
-                        content_type: o.content_type,
-                        last_modified: o.last_modified,
-                    },
+                    ListItem::Entry(o) => {
+                        let (hash, extra) = split_hash_params(&o.hash, r.version, r.account);
+                        Row::Object {
+                            name: o.name,
+                            hash,
+                            bytes: o.bytes,
+                            content_type: o.content_type,
+                            last_modified: o.last_modified,
+                            extra,
+                        }
+                    }
                     ListItem::Subdir(s) => Row::Subdir(s),
                 })
                 .collect(),

@@ -48,6 +48,14 @@ pub fn info_document(config: &Config) -> String {
             "min_segment_size": 1,
             "allow_async_delete": false,
         },
+        "versioned_writes": {
+            "allowed_flags": ["x-versions-location", "x-history-location"],
+        },
+        "object_versioning": {},
+        "symlink": {
+            "symloop_max": crate::proxy::mw::symlink::DEFAULT_SYMLOOP_MAX,
+            "static_links": true,
+        },
     });
     doc.to_string()
 }

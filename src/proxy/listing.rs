@@ -20,6 +20,9 @@ pub enum Row {
         content_type: String,
         /// When it was written.
         last_modified: Timestamp,
+        /// Fields feature modules add to JSON rows (`symlink_path`,
+        /// `slo_etag`, ...), in order.
+        extra: Vec<(String, serde_json::Value)>,
     },
     /// A container in an account listing.
     Container {
@@ -45,6 +48,48 @@ impl Row {
             Row::Object { name, .. } | Row::Container { name, .. } | Row::Subdir(name) => name,
         }
     }
+}
+
+/// Splits a stored listing hash `etag; key=value; ...` (Swift's
+/// container-update overrides) into the plain hash and the JSON fields the
+/// symlink and SLO modules publish: `symlink_path` (under
+/// `/<version>/<account>/`), `symlink_etag`, `symlink_bytes`, `slo_etag`.
+/// Unknown parameters stay in the hash, as Swift leaves them.
+pub fn split_hash_params(
+    stored: &str,
+    version: &str,
+    account: &str,
+) -> (String, Vec<(String, serde_json::Value)>) {
+    let mut parts = stored.split(';');
+    let mut hash = parts.next().unwrap_or("").trim().to_string();
+    let mut extra = Vec::new();
+    let mut target = None;
+    let mut target_account = None;
+    for p in parts {
+        let Some((k, v)) = p.split_once('=') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        match k {
+            "symlink_target" => target = Some(v.to_string()),
+            "symlink_target_account" => target_account = Some(v.to_string()),
+            "symlink_target_etag" => extra.push(("symlink_etag".to_string(), v.into())),
+            "symlink_target_bytes" => {
+                let n: u64 = v.parse().unwrap_or(0);
+                extra.push(("symlink_bytes".to_string(), n.into()));
+            }
+            "slo_etag" => extra.push(("slo_etag".to_string(), format!("\"{v}\"").into())),
+            _ => hash.push_str(&format!("; {k}={v}")),
+        }
+    }
+    if let Some(t) = target {
+        let acct = target_account.unwrap_or_else(|| super::mw::quote(account));
+        extra.push((
+            "symlink_path".to_string(),
+            format!("/{version}/{acct}/{}", t.trim_start_matches('/')).into(),
+        ));
+    }
+    (hash, extra)
 }
 
 /// A listing format.
@@ -186,10 +231,19 @@ pub fn render(format: Format, root: &str, root_name: &str, rows: &[Row]) -> Vec<
                         bytes,
                         content_type,
                         last_modified,
-                    } => serde_json::json!({
-                        "hash": hash, "last_modified": isoformat(*last_modified), "bytes": bytes,
-                        "name": name, "content_type": content_type,
-                    }),
+                        extra,
+                    } => {
+                        let mut v = serde_json::json!({
+                            "hash": hash, "last_modified": isoformat(*last_modified), "bytes": bytes,
+                            "name": name, "content_type": content_type,
+                        });
+                        if let Some(m) = v.as_object_mut() {
+                            for (k, x) in extra {
+                                m.insert(k.clone(), x.clone());
+                            }
+                        }
+                        v
+                    }
                     Row::Container {
                         name,
                         count,
@@ -219,6 +273,7 @@ pub fn render(format: Format, root: &str, root_name: &str, rows: &[Row]) -> Vec<
                         bytes,
                         content_type,
                         last_modified,
+                        ..
                     } => out.push_str(&format!(
                         "<object><name>{}</name><hash>{}</hash><bytes>{bytes}</bytes><content_type>{}</content_type><last_modified>{}</last_modified></object>",
                         xml_escape(name),
@@ -268,6 +323,21 @@ mod tests {
     }
 
     #[test]
+    fn hash_params_become_fields() {
+        let (h, extra) = split_hash_params(
+            "d41d; symlink_target=c/o%20x; symlink_target_etag=abc; symlink_target_bytes=5; foo=1",
+            "v1",
+            "AUTH_t",
+        );
+        assert_eq!(h, "d41d; foo=1");
+        let m: std::collections::HashMap<_, _> = extra.into_iter().collect();
+        assert_eq!(m["symlink_path"], "/v1/AUTH_t/c/o%20x");
+        assert_eq!(m["symlink_etag"], "abc");
+        assert_eq!(m["symlink_bytes"], 5);
+        assert_eq!(split_hash_params("abc", "v1", "a").0, "abc");
+    }
+
+    #[test]
     fn renders_each_format() {
         let ts = Timestamp::parse("1700000000").expect("ts");
         let rows = vec![
@@ -277,6 +347,7 @@ mod tests {
                 bytes: 3,
                 content_type: "text/plain".into(),
                 last_modified: ts,
+                extra: vec![],
             },
             Row::Subdir("d/".into()),
         ];

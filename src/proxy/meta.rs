@@ -40,7 +40,9 @@ pub fn container_updates(
     let mut out = Vec::new();
     for (k, v) in headers.iter() {
         let l = k.to_ascii_lowercase();
-        if l.starts_with("x-container-meta-") {
+        if l.starts_with("x-container-meta-") || l.starts_with("x-container-sysmeta-") {
+            // Sysmeta only arrives from the proxy's own modules (the
+            // gatekeeper drops clients'); an empty value removes it.
             out.push((crate::http::headers::title_case(k), v.to_string()));
         } else if let Some(rest) = l.strip_prefix("x-remove-container-meta-") {
             out.push((

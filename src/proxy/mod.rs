@@ -19,12 +19,10 @@ pub mod path;
 
 use std::rc::Rc;
 
-use tracing::info;
-
 use crate::common::constraints::Constraints;
 use crate::common::storage_policy::Policies;
 use crate::db::{AccountState, ContainerInfo, DbPool};
-use crate::http::conn::{Handler, LogEntry};
+use crate::http::conn::{log_access, Handler, LogEntry};
 use crate::http::{BodyReader, BodySource, Request, Response};
 
 use acl::{account_access, parse_account_acl, parse_acl, referrer_allowed, AccountAccess};
@@ -281,6 +279,7 @@ impl Proxy {
                 let req = stamped.as_ref().unwrap_or(req);
                 let cr = container::ContainerRequest {
                     req,
+                    version: &sp.version,
                     account: &sp.account,
                     container,
                     owner: grant == Grant::Owner,
@@ -351,6 +350,41 @@ impl Proxy {
                 Err(Response::status(503))
             }
         }
+    }
+
+    /// Whether the caller may make `sreq` as it is, by the rules
+    /// `dispatch` applies (Swift's `swift.authorize` called by a middleware
+    /// before it acts for the caller with pre-authorized subrequests).
+    pub async fn authorize(&self, sreq: &mw::SwiftRequest) -> Result<(), Response> {
+        if sreq.preauthed {
+            return Ok(());
+        }
+        let sp = &sreq.path;
+        let who = &*sreq.who;
+        let grant = if who.tempurl_covers(&sp.account, sp.container.as_deref()) {
+            Grant::Owner
+        } else if matches!(who, AuthResult::TempUrl { .. }) {
+            Grant::None
+        } else {
+            self.account_grant(who, &sp.account).await?
+        };
+        let info = match sp.container.as_deref() {
+            Some(c) => match self.db.container_info(&sp.account, c).await {
+                Ok(i) => i.filter(|i| !i.deleted),
+                Err(e) => {
+                    tracing::error!("container info: {e}");
+                    return Err(Response::status(503));
+                }
+            },
+            None => None,
+        };
+        if self.container_allowed(who, grant, &sreq.head, sp, info.as_ref()) {
+            return Ok(());
+        }
+        Err(match who {
+            AuthResult::Anonymous | AuthResult::TempUrl { .. } => auth::unauthorized(&sp.account),
+            AuthResult::User(_) => Response::status(403),
+        })
     }
 
     /// The caller's standing in `account`: owner, or what its account ACL grants.
@@ -472,20 +506,6 @@ impl Handler for App {
         if !self.log_requests {
             return;
         }
-        let (method, path) = e
-            .req
-            .map(|r| (r.method.as_str(), r.raw_path.as_str()))
-            .unwrap_or(("-", "-"));
-        info!(
-            target: "paco::access",
-            method,
-            path,
-            status = e.status,
-            bytes_in = e.bytes_in,
-            bytes_out = e.bytes_out,
-            duration_us = e.duration.as_micros() as u64,
-            trans_id = e.trans_id,
-            peer = ?e.peer,
-        );
+        log_access!("paco::access", e);
     }
 }

@@ -102,7 +102,18 @@ impl ObjectController<'_> {
             }
             _ => {}
         }
-        if let Err(msg) = check_object_name(c, t.object) {
+        // Reserved (NUL-bearing) names are only for the proxy's own
+        // modules (versioning); clients cannot send backend headers.
+        let reserved = req
+            .headers
+            .get(ALLOW_RESERVED_HEADER)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let name = if reserved {
+            std::borrow::Cow::Owned(t.object.replace('\0', "-"))
+        } else {
+            std::borrow::Cow::Borrowed(t.object)
+        };
+        if let Err(msg) = check_object_name(c, &name) {
             return Response::text(400, &msg);
         }
         let mut headers = backend_headers(req, t);
@@ -200,6 +211,9 @@ fn mark_raw_values(req: &Request, headers: &mut Headers) {
         headers.set(RAW_VALUES_HEADER, raw.join(","));
     }
 }
+
+/// Backend header letting a module's subrequest use reserved names.
+pub const ALLOW_RESERVED_HEADER: &str = "X-Backend-Allow-Reserved-Names";
 
 /// Backend header naming the user-metadata headers whose values are raw
 /// bytes carried as Latin-1 text.

@@ -1,10 +1,12 @@
 //! The account server of the backend protocol.
 
 use crate::common::timestamp::Timestamp;
-use crate::db::{AccountInfo, AccountState, ContainerReport, CreateOutcome, DbPool, DeleteOutcome};
+use crate::db::{AccountInfo, AccountState, ContainerReport, CreateOutcome, DbPool};
 use crate::http::{Request, Response};
 
-use super::{db_error, listing, metadata_updates, required_timestamp};
+use super::{
+    db_error, delete_response, listing, metadata_updates, required_timestamp, set_db_times,
+};
 
 /// The stat headers of an account HEAD/GET (Swift's account server).
 fn info_headers(mut r: Response, info: &AccountInfo) -> Response {
@@ -15,18 +17,7 @@ fn info_headers(mut r: Response, info: &AccountInfo) -> Response {
     );
     h.set("X-Account-Object-Count", info.object_count.to_string());
     h.set("X-Account-Bytes-Used", info.bytes_used.to_string());
-    h.set("X-Timestamp", info.created_at.normal());
-    h.set("X-Put-Timestamp", info.put_timestamp.normal());
-    h.set("X-Backend-Timestamp", info.created_at.internal());
-    h.set("X-Backend-Put-Timestamp", info.put_timestamp.internal());
-    h.set(
-        "X-Backend-Delete-Timestamp",
-        info.delete_timestamp.internal(),
-    );
-    h.set(
-        "X-Backend-Status-Changed-At",
-        info.status_changed_at.internal(),
-    );
+    set_db_times!(&mut *h, info);
     for (k, v) in &info.metadata {
         h.set(k.clone(), v.clone());
     }
@@ -87,12 +78,7 @@ pub async fn handle(db: &DbPool, req: &Request, account: &str) -> Response {
                 Ok(t) => t,
                 Err(r) => return r,
             };
-            match db.delete_account(account, ts).await {
-                Ok(DeleteOutcome::Deleted) => Response::status(204),
-                Ok(DeleteOutcome::NotFound) => Response::status(404),
-                Ok(DeleteOutcome::NotEmpty | DeleteOutcome::Conflict) => Response::status(409),
-                Err(e) => db_error(e),
-            }
+            delete_response(db.delete_account(account, ts).await)
         }
         _ => Response::status(405),
     }

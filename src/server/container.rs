@@ -1,29 +1,19 @@
 //! The container server of the backend protocol.
 
-use crate::db::{
-    ContainerInfo, ContainerPolicy, CreateOutcome, DbPool, DeleteOutcome, ObjectUpdate,
-};
+use crate::db::{ContainerInfo, ContainerPolicy, CreateOutcome, DbPool, ObjectUpdate};
 use crate::http::{Request, Response};
 
-use super::{db_error, listing, metadata_updates, policy_index, required_timestamp};
+use super::{
+    db_error, delete_response, listing, metadata_updates, policy_index, required_timestamp,
+    set_db_times,
+};
 
 /// The stat headers of a container HEAD/GET (Swift's container server).
 fn info_headers(mut r: Response, info: &ContainerInfo) -> Response {
     let h = &mut r.headers;
     h.set("X-Container-Object-Count", info.object_count.to_string());
     h.set("X-Container-Bytes-Used", info.bytes_used.to_string());
-    h.set("X-Timestamp", info.created_at.normal());
-    h.set("X-Put-Timestamp", info.put_timestamp.normal());
-    h.set("X-Backend-Timestamp", info.created_at.internal());
-    h.set("X-Backend-Put-Timestamp", info.put_timestamp.internal());
-    h.set(
-        "X-Backend-Delete-Timestamp",
-        info.delete_timestamp.internal(),
-    );
-    h.set(
-        "X-Backend-Status-Changed-At",
-        info.status_changed_at.internal(),
-    );
+    set_db_times!(&mut *h, info);
     h.set(
         "X-Backend-Storage-Policy-Index",
         info.storage_policy_index.to_string(),
@@ -99,12 +89,7 @@ pub async fn handle(db: &DbPool, req: &Request, account: &str, container: &str) 
                 Ok(t) => t,
                 Err(r) => return r,
             };
-            match db.delete_container(account, container, ts).await {
-                Ok(DeleteOutcome::Deleted) => Response::status(204),
-                Ok(DeleteOutcome::NotFound) => Response::status(404),
-                Ok(DeleteOutcome::NotEmpty | DeleteOutcome::Conflict) => Response::status(409),
-                Err(e) => db_error(e),
-            }
+            delete_response(db.delete_container(account, container, ts).await)
         }
         _ => Response::status(405),
     }

@@ -20,11 +20,10 @@ pub mod updater;
 use std::rc::Rc;
 
 use percent_encoding::percent_decode_str;
-use tracing::info;
 
 use crate::common::timestamp::Timestamp;
-use crate::db::{DbError, DbPool};
-use crate::http::conn::{Handler, LogEntry};
+use crate::db::{DbError, DbPool, DeleteOutcome};
+use crate::http::conn::{log_access, Handler, LogEntry};
 use crate::http::{BodyReader, Headers, Request, Response};
 use crate::obj::server::{ObjRequest, ObjectServer};
 
@@ -130,6 +129,40 @@ fn policy_index(headers: &Headers) -> Result<Option<i64>, Response> {
     }
 }
 
+/// Sets the timestamp headers Swift's account and container servers send on
+/// HEAD/GET (created and put time twice: for clients, and internal for the
+/// proxy) from an `AccountInfo` or `ContainerInfo`. A macro because the two
+/// rows share these field names but no type.
+macro_rules! set_db_times {
+    ($h:expr, $info:expr) => {{
+        let (h, info) = ($h, $info);
+        h.set("X-Timestamp", info.created_at.normal());
+        h.set("X-Put-Timestamp", info.put_timestamp.normal());
+        h.set("X-Backend-Timestamp", info.created_at.internal());
+        h.set("X-Backend-Put-Timestamp", info.put_timestamp.internal());
+        h.set(
+            "X-Backend-Delete-Timestamp",
+            info.delete_timestamp.internal(),
+        );
+        h.set(
+            "X-Backend-Status-Changed-At",
+            info.status_changed_at.internal(),
+        );
+    }};
+}
+use set_db_times;
+
+/// The answer to an account or container DELETE, as Swift's servers give
+/// it: 409 for one not empty or newer than the request.
+fn delete_response(r: Result<DeleteOutcome, DbError>) -> Response {
+    match r {
+        Ok(DeleteOutcome::Deleted) => Response::status(204),
+        Ok(DeleteOutcome::NotFound) => Response::status(404),
+        Ok(DeleteOutcome::NotEmpty | DeleteOutcome::Conflict) => Response::status(409),
+        Err(e) => db_error(e),
+    }
+}
+
 fn db_error(e: DbError) -> Response {
     match e {
         DbError::NotFound | DbError::AccountNotFound => Response::status(404),
@@ -231,21 +264,7 @@ impl Handler for BackendServer {
         if !self.log_requests {
             return;
         }
-        let (method, path) = e
-            .req
-            .map(|r| (r.method.as_str(), r.raw_path.as_str()))
-            .unwrap_or(("-", "-"));
-        info!(
-            target: "paco::backend_access",
-            method,
-            path,
-            status = e.status,
-            bytes_in = e.bytes_in,
-            bytes_out = e.bytes_out,
-            duration_us = e.duration.as_micros() as u64,
-            trans_id = e.trans_id,
-            peer = ?e.peer,
-        );
+        log_access!("paco::backend_access", e);
     }
 }
 

@@ -22,14 +22,19 @@ pub mod bulk_extract;
 pub mod copy;
 pub mod dlo;
 pub mod formpost;
+pub mod object_versioning;
+pub mod object_versioning_ids;
+pub mod object_versioning_listing;
 pub mod quotas;
 pub mod segments;
 pub mod slo;
 pub mod slo_manifest;
 pub mod staticweb;
+pub mod symlink;
 pub mod tar;
 pub mod tempurl;
 pub mod util;
+pub mod versioned_writes;
 
 use std::rc::Rc;
 
@@ -308,6 +313,13 @@ pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
         Box::new(dlo::Dlo {
             listing_limit: c.container_listing_limit as u64,
         }),
+        Box::new(versioned_writes::VersionedWrites {
+            listing_limit: c.container_listing_limit,
+        }),
+        Box::new(object_versioning::ObjectVersioning {
+            listing_limit: c.container_listing_limit,
+        }),
+        Box::new(symlink::Symlink::default()),
     ]
 }
 

@@ -146,14 +146,14 @@ async fn fetch_manifest(
     container: &str,
     object: &str,
 ) -> Result<(Response, Vec<Value>), Response> {
-    let sub = req.sub(
-        "GET",
-        account,
-        Some(container),
-        Some(object),
-        "multipart-manifest=get",
-        "SLO",
-    );
+    // The client's own manifest is read at the version it asked for.
+    let mut query = "multipart-manifest=get".to_string();
+    if (container, object) == (req.container(), req.object()) {
+        if let Some(v) = req.param("version-id") {
+            query.push_str(&format!("&version-id={}", super::quote(&v)));
+        }
+    }
+    let sub = req.sub("GET", account, Some(container), Some(object), &query, "SLO");
     let mut resp = next.call_empty(&sub).await;
     if !is_success(resp.status) {
         return Err(resp);
@@ -204,8 +204,11 @@ impl Slo {
         depth: usize,
     ) -> LocalBoxFuture<'a, Result<Vec<Piece>, Response>> {
         Box::pin(async move {
-            if depth > MAX_DEPTH {
-                return Err(Response::text(409, "Max recursion depth exceeded"));
+            // The top manifest is depth 0: the tenth nested one is the
+            // last Swift reads (its error body is the plain 409 page).
+            if depth >= MAX_DEPTH {
+                tracing::info!(path = %req.head.raw_path, "SLO: max recursion depth exceeded");
+                return Err(Response::status(409));
             }
             let mut out = Vec::new();
             for s in segs {
@@ -268,6 +271,13 @@ impl Slo {
         let mut headers = manifest.headers.clone();
         let sys_etag = headers.get(SLO_ETAG).map(str::to_string);
         let sys_size = headers.get(SLO_SIZE).and_then(|v| v.parse::<u64>().ok());
+        // As Swift: the manifest's own ETag, for static links to the SLO.
+        let manifest_etag = headers
+            .get("etag")
+            .map(|e| e.trim().trim_matches('"').to_string());
+        if let Some(m) = manifest_etag {
+            headers.set("X-Manifest-Etag", m);
+        }
         for h in [
             "content-length",
             "content-range",
@@ -581,7 +591,18 @@ impl Slo {
         h.set(SLO_ETAG, slo_etag.clone());
         h.set(SLO_SIZE, total.to_string());
         h.set("X-Static-Large-Object", "True");
-        h.set("Etag", hex::encode(Md5::digest(&manifest)));
+        let manifest_etag = hex::encode(Md5::digest(&manifest));
+        // The listing row shows the large object's size, and its ETag next
+        // to the manifest's (published as `slo_etag`).
+        h.set(
+            "X-Object-Sysmeta-Container-Update-Override-Etag",
+            format!("{manifest_etag}; slo_etag={slo_etag}"),
+        );
+        h.set(
+            "X-Object-Sysmeta-Container-Update-Override-Size",
+            total.to_string(),
+        );
+        h.set("Etag", manifest_etag);
         h.remove("transfer-encoding");
         put.set_body_len(manifest.len() as u64);
         let mut resp = next.call(&put, &mut BodySource::bytes(manifest)).await;
@@ -639,7 +660,21 @@ impl Slo {
         // Segments first, the manifest (pushed last at depth 0) at the end.
         order.sort_by_key(|(c, o)| (c == req.container() && o == req.object()) as u8);
         for (c, o) in order {
-            let mut d = req.sub("DELETE", &req.path.account, Some(&c), Some(&o), "", "SLO");
+            // The manifest goes at the version the client named.
+            let query = match req.param("version-id") {
+                Some(v) if c == req.container() && o == req.object() => {
+                    format!("version-id={}", super::quote(&v))
+                }
+                _ => String::new(),
+            };
+            let mut d = req.sub(
+                "DELETE",
+                &req.path.account,
+                Some(&c),
+                Some(&o),
+                &query,
+                "SLO",
+            );
             d.head.headers.set(
                 "X-Timestamp",
                 crate::common::timestamp::Timestamp::now().internal(),
