@@ -275,10 +275,20 @@ class SwiftAIO(Target):
         self.auth = f"http://127.0.0.1:{self.port}/auth/v1.0"
         self.bench_args = ["-A", self.auth, "-U", "test:tester", "-K", "testing"]
         self._token = None
-        # the first request creates the account (autocreate)
+        # The first request creates the account (autocreate). A server can
+        # listen before its WSGI app is ready, and a busy machine makes the
+        # proxy's first backend requests fail: retry a 5xx for a while.
         tok, url = tempauth_token(self.auth)
-        req = urllib.request.Request(url + "/warmup", method="PUT", headers={"X-Auth-Token": tok})
-        urllib.request.urlopen(req, timeout=30).close()
+        for attempt in range(20):
+            req = urllib.request.Request(url + "/warmup", method="PUT",
+                                         headers={"X-Auth-Token": tok})
+            try:
+                urllib.request.urlopen(req, timeout=30).close()
+                break
+            except urllib.error.HTTPError as e:
+                if e.code < 500 or attempt == 19:
+                    raise
+                time.sleep(0.5)
 
     def token(self):
         if self._token is None:

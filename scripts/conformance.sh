@@ -210,8 +210,24 @@ mkdir -p "$RUN_DIR"
 WORKER_ARGS=()
 [ -n "${PACO_WORKERS:-}" ] && WORKER_ARGS=(--workers "$PACO_WORKERS")
 read -r -a EXTRA_SERVE_ARGS <<<"${PACO_SERVE_ARGS:-}"
+# Two storage policies, so the suite's multi-policy tests run (it picks a
+# non-default policy from /info); Policy-0 stays the default.
+CONFIG_ARGS=()
+if [[ " ${PACO_SERVE_ARGS:-} " != *" --config "* ]]; then
+    cat >"$TMP_DIR/paco.toml" <<'EOF'
+[[policies]]
+index = 0
+name = "Policy-0"
+default = true
+
+[[policies]]
+index = 1
+name = "silver"
+EOF
+    CONFIG_ARGS=(--config "$TMP_DIR/paco.toml")
+fi
 log "starting $PACO_BIN serve (data in $TMP_DIR/data)"
-setsid "$PACO_BIN" serve --bind 127.0.0.1:0 --data-dir "$TMP_DIR/data" "${WORKER_ARGS[@]}" "${EXTRA_SERVE_ARGS[@]}" \
+setsid "$PACO_BIN" serve --bind 127.0.0.1:0 --data-dir "$TMP_DIR/data" "${CONFIG_ARGS[@]}" "${WORKER_ARGS[@]}" "${EXTRA_SERVE_ARGS[@]}" \
     >"$TMP_DIR/paco.stdout" 2>"$RUN_DIR/paco.log" </dev/null 9>&- &
 PACO_PID=$!
 

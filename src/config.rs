@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::common::constraints::Constraints;
+use crate::common::storage_policy::{Policies, StoragePolicy};
 
 /// Everything `paco serve` can be told. A missing file or missing keys fall
 /// back to [`Config::default`], which is a working single-node setup.
@@ -55,6 +56,9 @@ pub struct Config {
     pub constraints: Constraints,
     /// tempauth options and users.
     pub tempauth: TempAuthConfig,
+    /// Storage policies (`[[policies]]`); the default is Swift's single
+    /// `Policy-0` in the hashed layout.
+    pub policies: Vec<StoragePolicy>,
     /// Rings and the other nodes of a cluster.
     pub cluster: ClusterConfig,
 }
@@ -186,6 +190,7 @@ impl Default for Config {
             swift_hash: SwiftHash::default(),
             constraints: Constraints::default(),
             tempauth: TempAuthConfig::default(),
+            policies: vec![StoragePolicy::legacy()],
             cluster: ClusterConfig::default(),
         }
     }
@@ -310,7 +315,14 @@ impl Config {
         if self.tempauth.reseller_prefix.is_empty() {
             return bad("tempauth.reseller_prefix cannot be empty");
         }
+        self.storage_policies()?;
         Ok(())
+    }
+
+    /// The configured storage policies, validated as Swift does.
+    pub fn storage_policies(&self) -> Result<Policies, ConfigError> {
+        Policies::new(&self.policies)
+            .map_err(|e| ConfigError::Invalid(format!("storage policies: {e}")))
     }
 
     /// The worker count after resolving 0 to the number of cores.
@@ -349,6 +361,25 @@ mod tests {
     }
 
     #[test]
+    fn policies_parse_and_validate() {
+        let c: Config = toml::from_str(
+            "[[policies]]\nindex = 0\nname = \"gold\"\ndefault = true\n\
+             [[policies]]\nindex = 1\nname = \"files\"\naliases = [\"nas\"]\n\
+             layout = \"onfile\"\nmount = \"/mnt/gpfs\"\n",
+        )
+        .expect("parse");
+        c.validate().expect("valid");
+        let p = c.storage_policies().expect("policies");
+        assert_eq!(p.by_name("nas").map(|p| p.index), Some(1));
+        let text = toml::to_string(&c).expect("serialize");
+        let back: Config = toml::from_str(&text).expect("parse back");
+        assert_eq!(back.policies, c.policies);
+        let bad: Config =
+            toml::from_str("[[policies]]\nindex = 1\nname = \"one\"\n").expect("parse");
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<Config>("wrokers = 3\n").is_err());
     }
@@ -365,8 +396,11 @@ mod tests {
                     if !doc.contains(&format!("`{k}`")) && !doc.contains(&format!("`[{k}]`")) {
                         missing.push(k.clone());
                     }
-                    if let toml::Value::Table(_) = v {
-                        walk.push(v);
+                    match v {
+                        toml::Value::Table(_) => walk.push(v),
+                        // Arrays of tables (`[[policies]]`): their keys too.
+                        toml::Value::Array(items) => walk.extend(items),
+                        _ => {}
                     }
                 }
             }

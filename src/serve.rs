@@ -62,6 +62,14 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         config.storage.part_power,
     )
     .map_err(io_ctx("preparing the object device"))?;
+    let policies = config.storage_policies()?;
+    let stores = crate::obj::policies::prepare(
+        &policies,
+        &device_root,
+        &hash_conf,
+        config.storage.part_power,
+    )
+    .map_err(io_ctx("preparing the storage policies"))?;
     let cleaned = manager
         .clean_tmp()
         .map_err(io_ctx("cleaning staged writes"))?;
@@ -127,6 +135,8 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let worker_manager = manager;
     let backend_manager = worker_manager.clone();
     let backend_spec = spec.clone();
+    let (worker_stores, backend_stores, expirer_stores) = (stores.clone(), stores.clone(), stores);
+    let worker_policies = policies;
     let worker_rings = rings.clone();
     let handles = runtime::start(spec, listeners, driver, flag.clone(), move |_worker| {
         // Prepared once above; each worker gets its own handle.
@@ -139,6 +149,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                 cfg.storage.io_buffer_size,
                 cfg.constraints.max_file_size,
             )
+            .with_stores(&worker_stores)
             .with_updater(updater),
         );
         App::new(
@@ -153,6 +164,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             default_host.clone(),
             cfg.log_requests,
         )
+        .with_policies(worker_policies.clone())
     })
     .map_err(io_ctx("starting workers"))?;
 
@@ -175,6 +187,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                     cfg.storage.io_buffer_size,
                     cfg.constraints.max_file_size,
                 )
+                .with_stores(&backend_stores)
                 .with_updater(updater);
                 crate::server::BackendServer::new(
                     Rc::new(objects),
@@ -212,6 +225,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                     expirer_cfg.storage.io_buffer_size,
                     expirer_cfg.constraints.max_file_size,
                 )
+                .with_stores(&expirer_stores)
                 .with_updater(updater),
             )
         },

@@ -4,4 +4,5 @@
 pub mod buffers;
 pub mod constraints;
 pub mod hash;
+pub mod storage_policy;
 pub mod timestamp;

@@ -41,6 +41,7 @@ pub async fn run_pass(
         let mut headers = Headers::new();
         headers.set("X-Timestamp", at.internal());
         headers.set("X-If-Delete-At", e.delete_at.to_string());
+        headers.set("X-Backend-Storage-Policy-Index", e.policy_index.to_string());
         let req = ObjRequest {
             method: "DELETE",
             account: &e.account,

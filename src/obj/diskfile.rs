@@ -21,6 +21,16 @@ pub enum DiskFileError {
     /// The device is full.
     #[error("device full")]
     NoSpace,
+    /// The name can not be stored in this layout (400).
+    #[error("{0}")]
+    BadName(String),
+    /// The name collides with something already stored, such as a file
+    /// where a directory is needed (409, as Swift-on-File answers).
+    #[error("{0}")]
+    Conflict(String),
+    /// The metadata does not fit where this layout keeps it (400).
+    #[error("{0}")]
+    MetadataTooLarge(String),
 }
 
 impl DiskFileError {
@@ -69,10 +79,15 @@ impl OpenObject {
     }
 }
 
-/// One object name's files. Implementations: `hashed` (Swift's layout).
+/// One object name's files. Implementations: `hashed` (Swift's layout)
+/// and `onfile` (Swift-on-File's plain files).
 pub trait DiskFile {
     /// The writer `create` returns.
     type Writer: DiskFileWriter;
+
+    /// The hex hash of the object's name (Swift's `hash_path`), naming its
+    /// queued container updates and expiries.
+    fn name_hash(&self) -> &str;
 
     /// Resolves the current state from the files present.
     async fn open(&self) -> Result<ObjectState, DiskFileError>;

@@ -34,6 +34,10 @@ pub struct Expiry {
     pub object: String,
     /// When the object expires (seconds since the epoch).
     pub delete_at: i64,
+    /// The storage policy holding the object (0 in entries written before
+    /// policies existed).
+    #[serde(default)]
+    pub policy_index: u32,
 }
 
 /// The queue directory of a device.
@@ -135,6 +139,7 @@ mod tests {
             container: "c".into(),
             object: obj.into(),
             delete_at: at,
+            policy_index: 0,
         }
     }
 

@@ -25,6 +25,10 @@ const TAIL_READ: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct HashedManager {
     device_root: PathBuf,
+    /// `objects` for policy 0, `objects-N` for policy N (as Swift).
+    objects_dir: String,
+    /// `tmp` for policy 0, `tmp-N` for policy N.
+    tmp_dir: String,
     hash_conf: HashConf,
     part_power: u8,
 }
@@ -33,12 +37,31 @@ impl HashedManager {
     /// A manager for the device at `device_root` (created if missing). Temp
     /// files left by a crash are removed: no writer can be running yet.
     pub fn new(device_root: PathBuf, hash_conf: HashConf, part_power: u8) -> io::Result<Self> {
+        Self::for_policy(device_root, hash_conf, part_power, 0)
+    }
+
+    /// A manager for storage policy `index` on the device: Swift's
+    /// `objects-N/` and `tmp-N/` for N > 0.
+    pub fn for_policy(
+        device_root: PathBuf,
+        hash_conf: HashConf,
+        part_power: u8,
+        index: u32,
+    ) -> io::Result<Self> {
         assert!(part_power <= 32, "part power over 32");
-        std::fs::create_dir_all(device_root.join("objects"))?;
-        let tmp = device_root.join("tmp");
-        std::fs::create_dir_all(&tmp)?;
+        let suffix = if index == 0 {
+            String::new()
+        } else {
+            format!("-{index}")
+        };
+        let objects_dir = format!("objects{suffix}");
+        let tmp_dir = format!("tmp{suffix}");
+        std::fs::create_dir_all(device_root.join(&objects_dir))?;
+        std::fs::create_dir_all(device_root.join(&tmp_dir))?;
         Ok(HashedManager {
             device_root,
+            objects_dir,
+            tmp_dir,
             hash_conf,
             part_power,
         })
@@ -47,7 +70,7 @@ impl HashedManager {
     /// Removes staged writes that no process is finishing (at start-up).
     pub fn clean_tmp(&self) -> io::Result<usize> {
         let mut removed = 0;
-        for entry in std::fs::read_dir(self.device_root.join("tmp"))? {
+        for entry in std::fs::read_dir(self.device_root.join(&self.tmp_dir))? {
             let entry = entry?;
             if entry.file_type()?.is_file() {
                 std::fs::remove_file(entry.path())?;
@@ -72,7 +95,7 @@ impl HashedManager {
         let suffix = &hash[hash.len() - 3..];
         let dir = self
             .device_root
-            .join("objects")
+            .join(&self.objects_dir)
             .join(part.to_string())
             .join(suffix)
             .join(&hash);
@@ -327,7 +350,11 @@ impl HashedDiskFile {
 
     async fn create_with(&self, ext: Ext) -> Result<HashedWriter, DiskFileError> {
         let name = format!("{}-{:016x}.tmp", self.hash, rand::random::<u64>());
-        let tmp_path = self.manager.device_root.join("tmp").join(name);
+        let tmp_path = self
+            .manager
+            .device_root
+            .join(&self.manager.tmp_dir)
+            .join(name);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -339,7 +366,7 @@ impl HashedDiskFile {
             file: Some(file),
             tmp_path,
             dir: self.dir.clone(),
-            root: self.manager.device_root.join("objects"),
+            root: self.manager.device_root.join(&self.manager.objects_dir),
             written: 0,
             ext,
             done: false,
@@ -349,7 +376,7 @@ impl HashedDiskFile {
 
 /// A POST replaces the user metadata and the headers a POST may set, and
 /// keeps what describes the data (size, ETag, name).
-fn apply_post(meta: &mut Metadata, post: Metadata) {
+pub(super) fn apply_post(meta: &mut Metadata, post: Metadata) {
     meta.retain(|k, _| !super::server::is_post_replaced(k));
     for (k, v) in post {
         if super::server::is_post_replaced(&k) || k.eq_ignore_ascii_case("Content-Type") {
@@ -360,6 +387,10 @@ fn apply_post(meta: &mut Metadata, post: Metadata) {
 
 impl DiskFile for HashedDiskFile {
     type Writer = HashedWriter;
+
+    fn name_hash(&self) -> &str {
+        &self.hash
+    }
 
     async fn open(&self) -> Result<ObjectState, DiskFileError> {
         // A concurrent write's cleanup may unlink a file between listing and

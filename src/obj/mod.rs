@@ -6,5 +6,7 @@ pub mod diskfile;
 pub mod expiring;
 pub mod hashed;
 pub mod metadata;
+pub mod onfile;
+pub mod policies;
 pub mod server;
 pub mod updates;

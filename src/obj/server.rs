@@ -15,8 +15,9 @@ use crate::http::{Body, BodySource, Headers, Response};
 
 use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
 use super::expiring;
-use super::hashed::{HashedDiskFile, HashedManager};
+use super::hashed::HashedManager;
 use super::metadata::Metadata;
+use super::onfile::{self, OnfileManager};
 use super::updates::{save_pending, ContainerUpdate, ContainerUpdater, UpdateError};
 
 /// Headers besides `X-Object-Meta-*` that are stored with an object and
@@ -121,9 +122,22 @@ pub struct ObjRequest<'a> {
     pub headers: &'a Headers,
 }
 
+/// The DiskFile manager of one storage policy.
+#[derive(Debug, Clone)]
+pub enum PolicyManager {
+    /// Swift's hashed layout on the device.
+    Hashed(Rc<HashedManager>),
+    /// Swift-on-File's plain files under a mount.
+    Onfile(Rc<OnfileManager>),
+}
+
 /// Serves objects on one device.
 pub struct ObjectServer {
+    /// Policy 0's manager; its device also holds the queues (container
+    /// updates, expiries) of every policy.
     manager: Rc<HashedManager>,
+    /// Managers of the other policies, by index.
+    policies: Vec<(u32, PolicyManager)>,
     io_buffer_size: usize,
     max_file_size: u64,
     updater: Option<Rc<dyn ContainerUpdater>>,
@@ -132,6 +146,8 @@ pub struct ObjectServer {
 fn error_response(e: &DiskFileError) -> Response {
     match e {
         DiskFileError::NoSpace => Response::status(507),
+        DiskFileError::BadName(m) | DiskFileError::MetadataTooLarge(m) => Response::text(400, m),
+        DiskFileError::Conflict(m) => Response::text(409, m),
         other => {
             tracing::error!("object server: {other}");
             Response::status(500)
@@ -166,10 +182,26 @@ impl ObjectServer {
     pub fn new(manager: Rc<HashedManager>, io_buffer_size: usize, max_file_size: u64) -> Self {
         ObjectServer {
             manager,
+            policies: Vec::new(),
             io_buffer_size,
             max_file_size,
             updater: None,
         }
+    }
+
+    /// Serves storage policy `index` with `manager` (policy 0 is served
+    /// by the device's own manager unless given here).
+    pub fn with_policy(mut self, index: u32, manager: PolicyManager) -> Self {
+        self.policies.retain(|(i, _)| *i != index);
+        self.policies.push((index, manager));
+        self
+    }
+
+    /// Serves every store in `stores` (from [`super::policies::prepare`]).
+    pub fn with_stores(self, stores: &[(u32, super::policies::PolicyStore)]) -> Self {
+        stores
+            .iter()
+            .fold(self, |s, (i, store)| s.with_policy(*i, store.manager()))
     }
 
     /// Sends container updates for every PUT and DELETE through `updater`.
@@ -203,7 +235,12 @@ impl ObjectServer {
     /// sets it is committed: a crash in between leaves an entry the expirer
     /// drops (its guarded delete finds no such expiry), never an expiring
     /// object nobody will delete.
-    fn queue_expiry(&self, hash: &str, req: &ObjRequest<'_>) -> Result<(), Response> {
+    fn queue_expiry(
+        &self,
+        hash: &str,
+        req: &ObjRequest<'_>,
+        policy_index: u32,
+    ) -> Result<(), Response> {
         let Some(at) = req
             .headers
             .get("x-delete-at")
@@ -216,6 +253,7 @@ impl ObjectServer {
             container: req.container.to_string(),
             object: req.object.to_string(),
             delete_at: at,
+            policy_index,
         };
         expiring::record(self.manager.device_root(), hash, &e)
             .map(|_| ())
@@ -225,14 +263,52 @@ impl ObjectServer {
             })
     }
 
-    /// Answers one object request.
+    /// Answers one object request, in the storage policy its
+    /// `X-Backend-Storage-Policy-Index` names (0 when absent).
     pub async fn handle(&self, req: &ObjRequest<'_>, body: &mut BodySource<'_, '_>) -> Response {
-        let df = self.manager.get(req.account, req.container, req.object);
+        let index = match req.headers.get("x-backend-storage-policy-index") {
+            None => 0,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(i) => i,
+                Err(_) => return Response::text(503, &format!("No policy with index {v}")),
+            },
+        };
+        match self.policies.iter().find(|(i, _)| *i == index) {
+            None if index == 0 => {
+                let df = self.manager.get(req.account, req.container, req.object);
+                self.dispatch(&df, req, body, 0).await
+            }
+            Some((_, PolicyManager::Hashed(m))) => {
+                let df = m.get(req.account, req.container, req.object);
+                self.dispatch(&df, req, body, index).await
+            }
+            Some((_, PolicyManager::Onfile(m))) => {
+                let directory = req.method == "PUT"
+                    && req
+                        .headers
+                        .get("content-type")
+                        .is_some_and(onfile::is_directory_type);
+                match m.get(req.account, req.container, req.object, directory) {
+                    Ok(df) => self.dispatch(&df, req, body, index).await,
+                    Err(e) => error_response(&e),
+                }
+            }
+            None => Response::text(503, &format!("No policy with index {index}")),
+        }
+    }
+
+    async fn dispatch<D: DiskFile>(
+        &self,
+        df: &D,
+        req: &ObjRequest<'_>,
+        body: &mut BodySource<'_, '_>,
+        policy_index: u32,
+    ) -> Response {
         match req.method {
-            "GET" | "HEAD" => self.get(&df, req).await,
-            "PUT" => self.put(&df, req, body).await,
-            "POST" => self.post(&df, req).await,
-            "DELETE" => self.delete(&df, req).await,
+            "GET" | "HEAD" => self.get(df, req).await,
+            "PUT" => self.put(df, req, body, policy_index).await,
+            "POST" => self.post(df, req, policy_index).await,
+            "DELETE" => self.delete(df, req, policy_index).await,
             _ => Response::status(405),
         }
     }
@@ -349,11 +425,12 @@ impl ObjectServer {
         resp
     }
 
-    async fn put(
+    async fn put<D: DiskFile>(
         &self,
-        df: &HashedDiskFile,
+        df: &D,
         req: &ObjRequest<'_>,
         body: &mut BodySource<'_, '_>,
+        policy_index: u32,
     ) -> Response {
         let ts = match timestamp_header(req.headers) {
             Ok(t) => t,
@@ -446,7 +523,7 @@ impl ObjectServer {
         }
         note_raw_values(req.headers, &mut meta);
         let size = writer.written();
-        if let Err(r) = self.queue_expiry(df.hash(), req) {
+        if let Err(r) = self.queue_expiry(df.name_hash(), req, policy_index) {
             writer.abort().await;
             return r;
         }
@@ -462,12 +539,13 @@ impl ObjectServer {
             content_type: meta.get("Content-Type").cloned().unwrap_or_default(),
             etag: etag.clone(),
             deleted: false,
+            policy_index,
             targets: super::updates::update_targets(req.headers),
         };
         let mut update = update;
         let pairs: Vec<(&str, &str)> = req.headers.iter().collect();
         apply_update_overrides(&mut update, pairs.into_iter());
-        if let Err(r) = self.update_container(df.hash(), update).await {
+        if let Err(r) = self.update_container(df.name_hash(), update).await {
             return r;
         }
         let mut r = Response::empty(201);
@@ -476,7 +554,7 @@ impl ObjectServer {
         r
     }
 
-    async fn post(&self, df: &HashedDiskFile, req: &ObjRequest<'_>) -> Response {
+    async fn post<D: DiskFile>(&self, df: &D, req: &ObjRequest<'_>, policy_index: u32) -> Response {
         let ts = match timestamp_header(req.headers) {
             Ok(t) => t,
             Err(r) => return r,
@@ -497,7 +575,7 @@ impl ObjectServer {
             }
         }
         note_raw_values(req.headers, &mut meta);
-        if let Err(r) = self.queue_expiry(df.hash(), req) {
+        if let Err(r) = self.queue_expiry(df.name_hash(), req, policy_index) {
             return r;
         }
         // A POST without Content-Type keeps the one an earlier POST set
@@ -522,6 +600,7 @@ impl ObjectServer {
                 content_type: ctype.to_string(),
                 etag: obj.metadata.get("ETag").cloned().unwrap_or_default(),
                 deleted: false,
+                policy_index,
                 targets: super::updates::update_targets(req.headers),
             };
             let mut update = update;
@@ -534,7 +613,7 @@ impl ObjectServer {
                 .filter(|(k, _)| !k.to_ascii_lowercase().ends_with("-content-type"))
                 .collect();
             apply_update_overrides(&mut update, pairs.into_iter());
-            if let Err(r) = self.update_container(df.hash(), update).await {
+            if let Err(r) = self.update_container(df.name_hash(), update).await {
                 return r;
             }
         }
@@ -549,7 +628,12 @@ impl ObjectServer {
         r
     }
 
-    async fn delete(&self, df: &HashedDiskFile, req: &ObjRequest<'_>) -> Response {
+    async fn delete<D: DiskFile>(
+        &self,
+        df: &D,
+        req: &ObjRequest<'_>,
+        policy_index: u32,
+    ) -> Response {
         let ts = match timestamp_header(req.headers) {
             Ok(t) => t,
             Err(r) => return r,
@@ -601,9 +685,10 @@ impl ObjectServer {
             content_type: String::new(),
             etag: String::new(),
             deleted: true,
+            policy_index,
             targets: super::updates::update_targets(req.headers),
         };
-        if let Err(r) = self.update_container(df.hash(), update).await {
+        if let Err(r) = self.update_container(df.name_hash(), update).await {
             return r;
         }
         if existed {

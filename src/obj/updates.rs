@@ -30,6 +30,10 @@ pub struct ContainerUpdate {
     pub etag: String,
     /// A delete rather than a put.
     pub deleted: bool,
+    /// The storage policy holding the object (0 in updates queued before
+    /// policies existed).
+    #[serde(default)]
+    pub policy_index: u32,
     /// The container servers to tell (from the proxy's
     /// `X-Container-Host/Partition/Device`); empty: this node's own
     /// container databases.
@@ -205,6 +209,7 @@ mod tests {
             content_type: "text/plain".into(),
             etag: "e".into(),
             deleted: false,
+            policy_index: 0,
             targets: Vec::new(),
         }
     }

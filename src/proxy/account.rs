@@ -23,6 +23,8 @@ pub struct AccountRequest<'a> {
     pub reseller: bool,
     /// Metadata updates feature modules add (account quotas' sysmeta).
     pub extra_updates: Vec<(String, String)>,
+    /// Storage policies, naming the per-policy totals.
+    pub policies: &'a crate::common::storage_policy::Policies,
 }
 
 fn db_error(e: crate::db::DbError) -> Response {
@@ -64,7 +66,11 @@ pub async fn handle(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Res
     resp
 }
 
-fn info_headers(resp: &mut Response, info: Option<&AccountInfo>) {
+fn info_headers(
+    resp: &mut Response,
+    info: Option<&AccountInfo>,
+    policies: &crate::common::storage_policy::Policies,
+) {
     let h = &mut resp.headers;
     let (containers, objects, bytes) = info.map_or((0, 0, 0), |i| {
         (i.container_count, i.object_count, i.bytes_used)
@@ -79,21 +85,27 @@ fn info_headers(resp: &mut Response, info: Option<&AccountInfo>) {
     h.set("Accept-Ranges", "bytes");
     if let Some(i) = info {
         for p in &i.policy_stats {
-            if p.storage_policy_index == 0 {
-                let name = super::container::POLICY_NAME;
-                h.set(
-                    format!("X-Account-Storage-Policy-{name}-Container-Count"),
-                    p.container_count.to_string(),
-                );
-                h.set(
-                    format!("X-Account-Storage-Policy-{name}-Object-Count"),
-                    p.object_count.to_string(),
-                );
-                h.set(
-                    format!("X-Account-Storage-Policy-{name}-Bytes-Used"),
-                    p.bytes_used.to_string(),
-                );
-            }
+            // As Swift's account server: totals of a policy no longer
+            // configured are not reported.
+            let Some(policy) = u32::try_from(p.storage_policy_index)
+                .ok()
+                .and_then(|idx| policies.get(idx))
+            else {
+                continue;
+            };
+            let name = &policy.name;
+            h.set(
+                format!("X-Account-Storage-Policy-{name}-Container-Count"),
+                p.container_count.to_string(),
+            );
+            h.set(
+                format!("X-Account-Storage-Policy-{name}-Object-Count"),
+                p.object_count.to_string(),
+            );
+            h.set(
+                format!("X-Account-Storage-Policy-{name}-Bytes-Used"),
+                p.bytes_used.to_string(),
+            );
         }
         for (k, v) in &i.metadata {
             h.set(k.clone(), v.clone());
@@ -142,6 +154,7 @@ async fn read(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response 
                         count: e.count,
                         bytes: e.bytes,
                         last_modified: e.last_modified,
+                        policy: r.policies.name_of(e.storage_policy_index),
                     },
                     ListItem::Subdir(s) => Row::Subdir(s),
                 })
@@ -152,7 +165,7 @@ async fn read(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response 
         Vec::new()
     };
     listing_response(r.req, format, "account", r.account, &rows, |resp| {
-        info_headers(resp, info.as_ref())
+        info_headers(resp, info.as_ref(), r.policies)
     })
 }
 

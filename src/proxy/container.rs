@@ -2,15 +2,13 @@
 //! containers, with listings, metadata, ACL headers and storage policy.
 
 use crate::common::constraints::MetaTarget;
+use crate::common::storage_policy::Policies;
 use crate::common::timestamp::Timestamp;
 use crate::db::{ContainerInfo, ContainerPolicy, CreateOutcome, DbPool, DeleteOutcome, ListItem};
 use crate::http::{Body, Request, Response};
 
 use super::listing::{choose_format, render, split_hash_params, Format, Row};
 use super::{listing_params, meta};
-
-/// The only storage policy so far: index 0.
-pub const POLICY_NAME: &str = "Policy-0";
 
 /// Everything a container request needs.
 pub struct ContainerRequest<'a> {
@@ -24,6 +22,8 @@ pub struct ContainerRequest<'a> {
     pub container: &'a str,
     /// The caller owns the container (may see and set owner-only headers).
     pub owner: bool,
+    /// The storage policies a new container may choose.
+    pub policies: &'a Policies,
 }
 
 /// Answers a container request. `info` is the container's state as the
@@ -71,20 +71,40 @@ fn request_timestamp(r: &ContainerRequest<'_>) -> Result<Timestamp, Response> {
     }
 }
 
+/// Swift's `_convert_policy_to_index`: the policy `X-Storage-Policy`
+/// names (400 when unknown or deprecated), or the default policy.
+fn chosen_policy(r: &ContainerRequest<'_>) -> Result<ContainerPolicy, Response> {
+    let Some(name) = r
+        .req
+        .headers
+        .get("x-storage-policy")
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(ContainerPolicy::Default(
+            r.policies.default_policy().index.into(),
+        ));
+    };
+    match r.policies.by_name(name) {
+        None => Err(
+            Response::text(400, &format!("Invalid X-Storage-Policy '{name}'"))
+                .with_header("Content-Type", "text/plain"),
+        ),
+        Some(p) if p.deprecated => Err(Response::text(
+            400,
+            &format!("Storage Policy '{}' is deprecated", p.name),
+        )),
+        Some(p) => Ok(ContainerPolicy::Explicit(p.index.into())),
+    }
+}
+
 async fn put(
     db: &DbPool,
     c: &crate::common::constraints::Constraints,
     r: &ContainerRequest<'_>,
 ) -> Response {
-    let policy = match r
-        .req
-        .headers
-        .get("x-storage-policy")
-        .filter(|p| !p.trim().is_empty())
-    {
-        None => ContainerPolicy::Default(0),
-        Some(p) if p.trim().eq_ignore_ascii_case(POLICY_NAME) => ContainerPolicy::Explicit(0),
-        Some(p) => return Response::text(400, &format!("Invalid X-Storage-Policy {:?}", p.trim())),
+    let policy = match chosen_policy(r) {
+        Ok(p) => p,
+        Err(resp) => return resp,
     };
     let updates = match meta::container_updates(c, &r.req.headers, r.owner) {
         Ok(u) => u,
@@ -111,14 +131,17 @@ async fn put(
 }
 
 /// Headers describing a container (HEAD and GET).
-fn info_headers(resp: &mut Response, info: &ContainerInfo) {
+fn info_headers(resp: &mut Response, info: &ContainerInfo, policies: &Policies) {
     let h = &mut resp.headers;
     h.set("X-Container-Object-Count", info.object_count.to_string());
     h.set("X-Container-Bytes-Used", info.bytes_used.to_string());
     h.set("X-Timestamp", info.created_at.normal());
     h.set("X-Put-Timestamp", info.put_timestamp.normal());
     h.set("Last-Modified", info.put_timestamp.http_date());
-    h.set("X-Storage-Policy", POLICY_NAME);
+    h.set(
+        "X-Storage-Policy",
+        policies.name_of(info.storage_policy_index),
+    );
     h.set("Accept-Ranges", "bytes");
     for (k, v) in &info.metadata {
         h.set(k.clone(), v.clone());
@@ -164,7 +187,7 @@ async fn read(
         Vec::new()
     };
     listing_response(r.req, format, "container", r.container, &rows, |resp| {
-        info_headers(resp, info)
+        info_headers(resp, info, r.policies)
     })
 }
 

@@ -28,7 +28,10 @@ pub fn info_document(config: &Config) -> String {
             "allow_account_management": true,
             "account_autocreate": true,
             "allow_open_expired": false,
-            "policies": [{"name": "Policy-0", "aliases": "Policy-0", "default": true}],
+            "policies": config
+                .storage_policies()
+                .unwrap_or_default()
+                .info(),
         },
         "tempauth": {"account_acls": true},
         "tempurl": crate::proxy::mw::tempurl::info(),

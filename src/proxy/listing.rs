@@ -3,7 +3,6 @@
 
 use crate::common::timestamp::Timestamp;
 
-use super::container::POLICY_NAME;
 use crate::http::{Request, Response};
 
 /// One listing row.
@@ -35,6 +34,8 @@ pub enum Row {
         bytes: u64,
         /// Its put timestamp.
         last_modified: Timestamp,
+        /// Its storage policy's name.
+        policy: String,
     },
     /// A rolled-up prefix (`delimiter`).
     Subdir(String),
@@ -248,10 +249,11 @@ pub fn render(format: Format, root: &str, root_name: &str, rows: &[Row]) -> Vec<
                         count,
                         bytes,
                         last_modified,
+                        policy,
                     } => serde_json::json!({
                         "name": name, "count": count, "bytes": bytes,
                         "last_modified": isoformat(*last_modified),
-                        "storage_policy": POLICY_NAME,
+                        "storage_policy": policy,
                     }),
                     Row::Subdir(name) => serde_json::json!({ "subdir": name }),
                 })
@@ -284,10 +286,12 @@ pub fn render(format: Format, root: &str, root_name: &str, rows: &[Row]) -> Vec<
                         count,
                         bytes,
                         last_modified,
+                        policy,
                     } => out.push_str(&format!(
-                        "<container><name>{}</name><count>{count}</count><bytes>{bytes}</bytes><last_modified>{}</last_modified><storage_policy>{POLICY_NAME}</storage_policy></container>",
+                        "<container><name>{}</name><count>{count}</count><bytes>{bytes}</bytes><last_modified>{}</last_modified><storage_policy>{}</storage_policy></container>",
                         xml_escape(name),
-                        isoformat(*last_modified)
+                        isoformat(*last_modified),
+                        xml_escape(policy)
                     )),
                     Row::Subdir(name) => out.push_str(&format!(
                         "<subdir name=\"{0}\"><name>{0}</name></subdir>",

@@ -20,6 +20,7 @@ pub mod path;
 use std::rc::Rc;
 
 use crate::common::constraints::Constraints;
+use crate::common::storage_policy::Policies;
 use crate::db::{AccountState, ContainerInfo, DbPool};
 use crate::http::conn::{log_access, Handler, LogEntry};
 use crate::http::{BodyReader, BodySource, Request, Response};
@@ -51,6 +52,8 @@ pub struct Proxy {
     pub backend: Backend,
     /// Account and container databases.
     pub db: DbPool,
+    /// The storage policies containers may choose.
+    pub policies: Rc<Policies>,
     features: Vec<Box<dyn mw::Feature>>,
 }
 
@@ -85,11 +88,20 @@ impl App {
                 auth,
                 backend,
                 db,
+                policies: Rc::new(Policies::default()),
             }),
             info_json,
             default_host,
             log_requests,
         }
+    }
+
+    /// Uses `policies` instead of the legacy single policy.
+    pub fn with_policies(mut self, policies: Policies) -> Self {
+        if let Some(p) = Rc::get_mut(&mut self.proxy) {
+            p.policies = Rc::new(policies);
+        }
+        self
     }
 
     async fn route(&self, req: &Request, body: &mut BodyReader<'_>) -> Response {
@@ -214,7 +226,7 @@ impl Proxy {
             }
             let reseller = matches!(who, AuthResult::User(id) if id.reseller_admin);
             let extra_updates = if matches!(req.method.as_str(), "PUT" | "POST") {
-                match quotas::account_updates(&req.headers, reseller) {
+                match quotas::account_updates(&req.headers, reseller, &self.policies) {
                     Ok(u) => u,
                     Err(r) => return r,
                 }
@@ -227,14 +239,18 @@ impl Proxy {
                 owner: grant == Grant::Owner,
                 reseller,
                 extra_updates,
+                policies: &self.policies,
             };
             let mut resp = account::handle(&self.db, &self.constraints, &ar).await;
-            quotas::show_account_quotas(&mut resp);
+            quotas::show_account_quotas(&mut resp, &self.policies);
             return resp;
         };
         // Owners reading objects need nothing from the container; everyone
         // else needs its ACLs, and writes need to know it exists.
+        // With several policies an object request must learn its
+        // container's policy to find the object.
         let need_info = sp.object.is_none()
+            || self.policies.len() > 1
             || grant < Grant::ReadWrite
             || !is_read(&req.method)
             || req.headers.contains("origin");
@@ -267,6 +283,7 @@ impl Proxy {
                     account: &sp.account,
                     container,
                     owner: grant == Grant::Owner,
+                    policies: &self.policies,
                 };
                 let resp = container::handle(&self.db, &self.constraints, &cr, info.clone()).await;
                 self.replicate_container(req, &sp.account, container, resp)
@@ -292,6 +309,7 @@ impl Proxy {
                     account: &sp.account,
                     container,
                     object,
+                    policy_index: info.as_ref().map_or(0, |i| i.storage_policy_index),
                 };
                 ctl.handle(req, &target, body).await
             }
@@ -323,7 +341,9 @@ impl Proxy {
             return Ok(());
         }
         match self.db.account_state(&sp.account).await {
-            Ok(AccountState::Active(a)) => quotas::check_account_put(&a, length),
+            Ok(AccountState::Active(a)) => {
+                quotas::check_account_put(&a, length, info.map_or(0, |i| i.storage_policy_index))
+            }
             Ok(_) => Ok(()),
             Err(e) => {
                 tracing::error!("account info: {e}");

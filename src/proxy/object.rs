@@ -20,6 +20,8 @@ pub struct ObjectTarget<'a> {
     pub container: &'a str,
     /// Object.
     pub object: &'a str,
+    /// The container's storage policy index.
+    pub policy_index: i64,
 }
 
 /// Answers object requests for one worker.
@@ -31,7 +33,7 @@ pub struct ObjectController<'a> {
 }
 
 /// The request's headers as storage should see them, with a timestamp.
-fn backend_headers(req: &Request) -> Headers {
+fn backend_headers(req: &Request, t: &ObjectTarget<'_>) -> Headers {
     // Client requests lost their internal headers at the gatekeeper; what
     // is left here came from the proxy's own feature modules.
     let mut h = req.headers.clone();
@@ -44,6 +46,7 @@ fn backend_headers(req: &Request) -> Headers {
         .and_then(|v| Timestamp::parse(v).ok())
         .unwrap_or_else(Timestamp::now);
     h.set("X-Timestamp", ts.internal());
+    h.set("X-Backend-Storage-Policy-Index", t.policy_index.to_string());
     h
 }
 
@@ -70,7 +73,7 @@ impl ObjectController<'_> {
         t: &ObjectTarget<'_>,
         body: &mut BodySource<'_, '_>,
     ) -> Response {
-        let headers = backend_headers(req);
+        let headers = backend_headers(req, t);
         self.backend
             .object(
                 &req.method,
@@ -113,7 +116,7 @@ impl ObjectController<'_> {
         if let Err(msg) = check_object_name(c, &name) {
             return Response::text(400, &msg);
         }
-        let mut headers = backend_headers(req);
+        let mut headers = backend_headers(req, t);
         let detect = req.headers.get("x-detect-content-type").is_some_and(|v| {
             matches!(
                 v.to_ascii_lowercase().as_str(),
@@ -147,7 +150,7 @@ impl ObjectController<'_> {
         t: &ObjectTarget<'_>,
         body: &mut BodySource<'_, '_>,
     ) -> Response {
-        let mut headers = backend_headers(req);
+        let mut headers = backend_headers(req, t);
         if let Err(msg) = check_object_metadata(self.constraints, req, &headers) {
             return Response::text(400, &msg);
         }
@@ -166,7 +169,7 @@ impl ObjectController<'_> {
         t: &ObjectTarget<'_>,
         body: &mut BodySource<'_, '_>,
     ) -> Response {
-        let headers = backend_headers(req);
+        let headers = backend_headers(req, t);
         self.backend
             .object("DELETE", t.account, t.container, t.object, &headers, body)
             .await

@@ -116,6 +116,10 @@ pub async fn object_row(
         None if deleted => 0,
         _ => return Response::text(400, "Invalid X-Size"),
     };
+    let policy = match policy_index(h) {
+        Ok(p) => p.unwrap_or(0),
+        Err(r) => return r,
+    };
     let update = ObjectUpdate {
         name: object.to_string(),
         timestamp: ts,
@@ -126,7 +130,7 @@ pub async fn object_row(
             .to_string(),
         etag: h.get("x-etag").unwrap_or("noetag").to_string(),
         deleted,
-        storage_policy_index: 0,
+        storage_policy_index: policy,
     };
     match db.update_object(account, container, update).await {
         Ok(_) if deleted => Response::status(204),

@@ -115,13 +115,15 @@ fn metadata_updates(headers: &Headers, kind: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The storage policy index a request names (0, the only policy, when
-/// absent); other indexes are refused as Swift refuses unknown policies.
+/// The storage policy index a request names (`None` when absent). Any
+/// index parses here: the object server answers 503 for a policy it has no
+/// store for, as Swift refuses unknown policies, and the proxy only sends
+/// the indexes of configured policies to container servers.
 fn policy_index(headers: &Headers) -> Result<Option<i64>, Response> {
     match headers.get("x-backend-storage-policy-index") {
         None => Ok(None),
-        Some(v) => match v.trim().parse::<i64>() {
-            Ok(0) => Ok(Some(0)),
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(i) => Ok(Some(i.into())),
             _ => Err(Response::text(503, &format!("No policy with index {v}"))),
         },
     }

@@ -49,7 +49,7 @@ impl ClusterUpdater {
             content_type: u.content_type.clone(),
             etag: u.etag.clone(),
             deleted: u.deleted,
-            storage_policy_index: 0,
+            storage_policy_index: u.policy_index.into(),
         };
         match self
             .db
@@ -82,6 +82,7 @@ impl ClusterUpdater {
         );
         let mut h = Headers::new();
         h.set("X-Timestamp", u.timestamp.clone());
+        h.set("X-Backend-Storage-Policy-Index", u.policy_index.to_string());
         h.set(
             "User-Agent",
             format!("object-server {}", std::process::id()),

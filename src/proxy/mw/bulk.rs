@@ -524,6 +524,7 @@ mod tests {
             auth: TempAuth::new(TempAuthConfig::default(), [1; 32]),
             backend: Backend::local(objects),
             db: db.clone(),
+            policies: Rc::new(Default::default()),
         });
         let head = crate::http::Request {
             method: "POST".into(),

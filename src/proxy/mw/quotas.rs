@@ -10,11 +10,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::common::storage_policy::Policies;
 use crate::db::{AccountInfo, ContainerInfo};
 use crate::http::{Headers, Response};
-
-/// The storage policy every container has (paco serves one).
-const POLICY: (&str, i64) = ("Policy-0", 0);
 
 /// Text of the 413 for a quota overrun.
 const EXCEEDS: &str = "Upload exceeds quota.";
@@ -69,9 +67,14 @@ fn int_quota(meta: &BTreeMap<String, String>, name: &str) -> Option<i64> {
         .filter(|q| *q >= 0)
 }
 
-/// Object PUT of `length` bytes into an account with quotas (resellers are
-/// exempt; the caller checks that).
-pub fn check_account_put(info: &AccountInfo, length: u64) -> Result<(), Response> {
+/// Object PUT of `length` bytes into an account with quotas, in a
+/// container of storage policy `policy_index` (resellers are exempt; the
+/// caller checks that).
+pub fn check_account_put(
+    info: &AccountInfo,
+    length: u64,
+    policy_index: i64,
+) -> Result<(), Response> {
     let m = &info.metadata;
     let bytes_quota = int_quota(m, "X-Account-Sysmeta-Quota-Bytes")
         .or_else(|| int_quota(m, "X-Account-Meta-Quota-Bytes"));
@@ -88,9 +91,9 @@ pub fn check_account_put(info: &AccountInfo, length: u64) -> Result<(), Response
     let policy = info
         .policy_stats
         .iter()
-        .find(|p| p.storage_policy_index == POLICY.1);
+        .find(|p| p.storage_policy_index == policy_index);
     let (p_bytes, p_count) = policy.map_or((0, 0), |p| (p.bytes_used, p.object_count));
-    let key = |kind: &str| format!("X-Account-Sysmeta-{kind}-Policy-{}", POLICY.1);
+    let key = |kind: &str| format!("X-Account-Sysmeta-{kind}-Policy-{policy_index}");
     if let Some(q) = int_quota(m, &key("Quota-Bytes")) {
         if (q as u64) < p_bytes.saturating_add(length) {
             return Err(Response::text(413, EXCEEDS_POLICY));
@@ -109,6 +112,7 @@ pub fn check_account_put(info: &AccountInfo, length: u64) -> Result<(), Response
 pub fn account_updates(
     headers: &Headers,
     reseller: bool,
+    policies: &Policies,
 ) -> Result<Vec<(String, String)>, Response> {
     let mut wanted: Vec<(String, Option<String>)> = Vec::new();
     for kind in ["Quota-Bytes", "Quota-Count"] {
@@ -130,16 +134,22 @@ pub fn account_updates(
             value = Some(String::new());
         }
         wanted.push((format!("X-Account-Sysmeta-{kind}"), value));
-        let tail = format!("account-{kind}-policy-{}", POLICY.0);
-        let pv = if headers
-            .get(&format!("x-remove-{tail}"))
-            .is_some_and(|v| !v.is_empty())
-        {
-            Some(String::new())
-        } else {
-            header(&format!("x-{tail}"))
-        };
-        wanted.push((format!("X-Account-Sysmeta-{kind}-Policy-{}", POLICY.1), pv));
+        // Per policy, by the policy's name (Swift's account_quotas).
+        for policy in policies.iter() {
+            let tail = format!("account-{kind}-policy-{}", policy.name);
+            let pv = if headers
+                .get(&format!("x-remove-{tail}"))
+                .is_some_and(|v| !v.is_empty())
+            {
+                Some(String::new())
+            } else {
+                header(&format!("x-{tail}"))
+            };
+            wanted.push((
+                format!("X-Account-Sysmeta-{kind}-Policy-{}", policy.index),
+                pv,
+            ));
+        }
     }
     if !reseller {
         if wanted.iter().any(|(_, v)| v.is_some()) {
@@ -161,7 +171,7 @@ pub fn account_updates(
 
 /// Account HEAD/GET: quotas are shown to everyone who may read the
 /// account, under their client names; sysmeta itself never leaves.
-pub fn show_account_quotas(resp: &mut Response) {
+pub fn show_account_quotas(resp: &mut Response, policies: &Policies) {
     let mut shown = Vec::new();
     let mut sysmeta = Vec::new();
     for (k, v) in resp.headers.iter() {
@@ -176,11 +186,20 @@ pub fn show_account_quotas(resp: &mut Response) {
         let name = match rest {
             "quota-bytes" => "X-Account-Quota-Bytes".to_string(),
             "quota-count" => "X-Account-Quota-Count".to_string(),
-            r => match r.strip_suffix(&format!("-policy-{}", POLICY.1)) {
-                Some("quota-bytes") => format!("X-Account-Quota-Bytes-Policy-{}", POLICY.0),
-                Some("quota-count") => format!("X-Account-Quota-Count-Policy-{}", POLICY.0),
-                _ => continue,
-            },
+            r => {
+                let Some((kind, index)) = r.rsplit_once("-policy-") else {
+                    continue;
+                };
+                // Quotas of a policy no longer configured stay hidden.
+                let Some(policy) = index.parse::<u32>().ok().and_then(|i| policies.get(i)) else {
+                    continue;
+                };
+                match kind {
+                    "quota-bytes" => format!("X-Account-Quota-Bytes-Policy-{}", policy.name),
+                    "quota-count" => format!("X-Account-Quota-Count-Policy-{}", policy.name),
+                    _ => continue,
+                }
+            }
         };
         shown.push((name, v.to_string()));
     }
@@ -214,21 +233,33 @@ mod tests {
     #[test]
     fn only_resellers_set_account_quotas() {
         let set = h(&[("X-Account-Meta-Quota-Bytes", "100")]);
-        assert_eq!(account_updates(&set, false).unwrap_err().status, 403);
-        let u = account_updates(&set, true).expect("reseller");
+        assert_eq!(
+            account_updates(&set, false, &Policies::default())
+                .unwrap_err()
+                .status,
+            403
+        );
+        let u = account_updates(&set, true, &Policies::default()).expect("reseller");
         assert!(u.contains(&("X-Account-Sysmeta-Quota-Bytes".into(), "100".into())));
         let bad = h(&[("X-Account-Quota-Count", "x")]);
-        assert_eq!(account_updates(&bad, true).unwrap_err().status, 400);
+        assert_eq!(
+            account_updates(&bad, true, &Policies::default())
+                .unwrap_err()
+                .status,
+            400
+        );
         let rm = h(&[("X-Remove-Account-Quota-Bytes", "1")]);
         assert_eq!(
-            account_updates(&rm, true).expect("remove"),
+            account_updates(&rm, true, &Policies::default()).expect("remove"),
             vec![("X-Account-Sysmeta-Quota-Bytes".to_string(), String::new())]
         );
-        assert!(
-            account_updates(&h(&[("X-Account-Meta-Color", "red")]), false)
-                .expect("no quota")
-                .is_empty()
-        );
+        assert!(account_updates(
+            &h(&[("X-Account-Meta-Color", "red")]),
+            false,
+            &Policies::default()
+        )
+        .expect("no quota")
+        .is_empty());
     }
 
     #[test]
@@ -237,7 +268,7 @@ mod tests {
         r.headers.set("X-Account-Sysmeta-Quota-Bytes", "5");
         r.headers.set("X-Account-Sysmeta-Quota-Count-Policy-0", "7");
         r.headers.set("X-Account-Sysmeta-Other", "secret");
-        show_account_quotas(&mut r);
+        show_account_quotas(&mut r, &Policies::default());
         assert_eq!(r.headers.get("x-account-quota-bytes"), Some("5"));
         assert_eq!(
             r.headers.get("x-account-quota-count-policy-policy-0"),
