@@ -7,11 +7,10 @@
 use md5::{Digest, Md5};
 
 use crate::http::conditional::{self, Precondition};
-use crate::http::range::{self, RangeOutcome};
 use crate::http::stream::{LocalBoxFuture, StreamBody};
 use crate::http::{Body, BodySource, Response};
 
-use super::segments::{Segment, SegmentSource, SegmentStream};
+use super::segments::{requested_span, Segment, SegmentSource, SegmentStream};
 use super::util::{is_success, unquote};
 use super::{quote, Feature, Next, SwiftRequest};
 
@@ -214,24 +213,13 @@ impl Dlo {
         }
         // One range is served across segments; several are ignored (the
         // whole object comes back), as Swift's DLO does.
-        let mut span = (0, total);
-        let mut status = 200;
-        if let Some(spec) = req.headers().get("range").and_then(range::parse_range) {
-            if spec.len() == 1 {
-                match range::ranges_for_length(&spec, total) {
-                    RangeOutcome::Unsatisfiable => {
-                        return Response::status(416)
-                            .with_header("Accept-Ranges", "bytes")
-                            .with_header("Content-Range", format!("bytes */{total}"));
-                    }
-                    RangeOutcome::Ranges(rs) if rs.len() == 1 => {
-                        span = rs[0];
-                        status = 206;
-                        headers.set("Content-Range", range::content_range(span.0, span.1, total));
-                    }
-                    _ => {}
-                }
-            }
+        let (span, status, content_range) =
+            match requested_span(req.headers().get("range"), total, true) {
+                Ok(s) => s,
+                Err(r) => return r,
+            };
+        if let Some(cr) = content_range {
+            headers.set("Content-Range", cr);
         }
         let len = span.1 - span.0;
         let mut resp = Response::empty(status);

@@ -10,6 +10,7 @@ use std::io;
 
 use md5::{Digest, Md5};
 
+use crate::http::range::{self, RangeOutcome};
 use crate::http::stream::{BodyStream, LocalBoxFuture};
 use crate::http::Response;
 
@@ -254,5 +255,34 @@ impl SegmentStream {
 impl BodyStream for SegmentStream {
     fn read(&mut self, buf: Vec<u8>) -> LocalBoxFuture<'_, (io::Result<usize>, Vec<u8>)> {
         Box::pin(self.next(buf))
+    }
+}
+
+/// The bytes a large-object GET serves: the whole object (200), or the one
+/// range asked for (206, with its `Content-Range`). Several ranges get the
+/// whole object: multipart/byteranges over segments is not built (issue 7).
+/// DLO looks only at a single range spec, as Swift's DLO does; SLO also
+/// refuses an unsatisfiable multi-range header. `Err` is the 416 to send.
+pub fn requested_span(
+    range_header: Option<&str>,
+    total: u64,
+    single_spec_only: bool,
+) -> Result<((u64, u64), u16, Option<String>), Response> {
+    let whole = Ok(((0, total), 200, None));
+    let Some(spec) = range_header.and_then(range::parse_range) else {
+        return whole;
+    };
+    if single_spec_only && spec.len() != 1 {
+        return whole;
+    }
+    match range::ranges_for_length(&spec, total) {
+        RangeOutcome::Unsatisfiable => Err(Response::status(416)
+            .with_header("Accept-Ranges", "bytes")
+            .with_header("Content-Range", format!("bytes */{total}"))),
+        RangeOutcome::Ranges(rs) if rs.len() == 1 => {
+            let span = rs[0];
+            Ok((span, 206, Some(range::content_range(span.0, span.1, total))))
+        }
+        _ => whole,
     }
 }

@@ -8,13 +8,12 @@ use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
 use crate::http::conditional::{self, Precondition};
-use crate::http::range::{self, RangeOutcome};
 use crate::http::request::Framing;
 use crate::http::stream::{LocalBoxFuture, StreamBody};
 use crate::http::{Body, BodySource, Response};
 
 use super::dlo::ignore_range_for;
-use super::segments::{Segment, SegmentSource, SegmentStream};
+use super::segments::{requested_span, Segment, SegmentSource, SegmentStream};
 use super::slo_manifest::{
     parse_input, python_json, resolve_range, stored_range, to_raw, InputSegment,
 };
@@ -330,24 +329,13 @@ impl Slo {
                 return Response::status(412).with_header("Etag", format!("\"{etag}\""));
             }
         }
-        let mut span = (0, total);
-        let mut status = 200;
-        if let Some(spec) = req.headers().get("range").and_then(range::parse_range) {
-            match range::ranges_for_length(&spec, total) {
-                RangeOutcome::Unsatisfiable => {
-                    return Response::status(416)
-                        .with_header("Accept-Ranges", "bytes")
-                        .with_header("Content-Range", format!("bytes */{total}"));
-                }
-                // Several ranges are served as the whole object (issue 7:
-                // multipart/byteranges over segments is not built yet).
-                RangeOutcome::Ranges(rs) if rs.len() == 1 => {
-                    span = rs[0];
-                    status = 206;
-                    headers.set("Content-Range", range::content_range(span.0, span.1, total));
-                }
-                _ => {}
-            }
+        let (span, status, content_range) =
+            match requested_span(req.headers().get("range"), total, false) {
+                Ok(s) => s,
+                Err(r) => return r,
+            };
+        if let Some(cr) = content_range {
+            headers.set("Content-Range", cr);
         }
         let len = span.1 - span.0;
         let mut resp = Response::empty(status);
