@@ -122,3 +122,22 @@ pub trait DiskFileWriter {
     /// Throws the partial write away.
     async fn abort(self);
 }
+
+/// Writes `buf` at `*written` (the end of what a writer has written so far)
+/// and advances it: the append every layout's writer does for each body
+/// buffer. The buffer comes back for reuse either way.
+pub async fn append_at(
+    file: &monoio::fs::File,
+    buf: Vec<u8>,
+    written: &mut u64,
+) -> (Result<(), DiskFileError>, Vec<u8>) {
+    let len = buf.len() as u64;
+    let (res, buf) = file.write_all_at(buf, *written).await;
+    match res {
+        Ok(()) => {
+            *written += len;
+            (Ok(()), buf)
+        }
+        Err(e) => (Err(DiskFileError::from_io(e)), buf),
+    }
+}

@@ -14,7 +14,9 @@ use crate::common::hash::{hash_hex, hash_path, partition, HashConf};
 use crate::common::timestamp::Timestamp;
 
 use super::dirents;
-use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
+use super::diskfile::{
+    append_at, DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject,
+};
 use super::metadata::{self, Metadata, FOOTER_LEN};
 
 /// Bytes read from the end of a file in one go to find its metadata; most
@@ -440,15 +442,7 @@ impl DiskFileWriter for HashedWriter {
         let Some(file) = self.file.as_ref() else {
             return (Err(io::Error::other("writer already closed").into()), buf);
         };
-        let len = buf.len() as u64;
-        let (res, buf) = file.write_all_at(buf, self.written).await;
-        match res {
-            Ok(()) => {
-                self.written += len;
-                (Ok(()), buf)
-            }
-            Err(e) => (Err(DiskFileError::from_io(e)), buf),
-        }
+        append_at(file, buf, &mut self.written).await
     }
 
     fn written(&self) -> u64 {

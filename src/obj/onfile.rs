@@ -22,7 +22,9 @@ use monoio::fs::File;
 use crate::common::hash::{hash_hex, hash_path, HashConf};
 use crate::common::timestamp::Timestamp;
 
-use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
+use super::diskfile::{
+    append_at, DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject,
+};
 use super::metadata::Metadata;
 
 /// The extended attribute holding an object's metadata.
@@ -522,15 +524,7 @@ impl DiskFileWriter for OnfileWriter {
                 buf,
             );
         };
-        let len = buf.len() as u64;
-        let (res, buf) = file.write_all_at(buf, self.written).await;
-        match res {
-            Ok(()) => {
-                self.written += len;
-                (Ok(()), buf)
-            }
-            Err(e) => (Err(DiskFileError::from_io(e)), buf),
-        }
+        append_at(file, buf, &mut self.written).await
     }
 
     fn written(&self) -> u64 {
