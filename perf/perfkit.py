@@ -361,20 +361,37 @@ http {{
         return f"http://127.0.0.1:{self.port}"
 
 
+TRASH_SUFFIX = ".trash"
+
+
 class Stack:
     """Owns a temp dir and every process started for a run."""
 
     def __init__(self, prefix="paco-perf-", background_cleanup=False):
-        base = os.environ.get("PERF_TMP") or None
+        base = os.environ.get("PERF_TMP") or tempfile.gettempdir()
         # Removing tens of thousands of small files takes up to a minute on
         # a busy disk; the gate hands that to a detached, idle-priority rm.
+        # That rm competes with the next run's PUT references (the raw
+        # create loop suffers far more than paco), so a new run first
+        # finishes whatever an earlier run left behind.
         self.background_cleanup = background_cleanup
+        self._finish_earlier_cleanup(base, prefix)
         self.dir = tempfile.mkdtemp(prefix=prefix, dir=base)
         self.servers = []
         self._closed = False
         self._note("dir", self.dir)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+
+    @staticmethod
+    def _finish_earlier_cleanup(base, prefix):
+        trash = [os.path.join(base, n) for n in os.listdir(base)
+                 if n.startswith(prefix) and n.endswith(TRASH_SUFFIX)]
+        for d in trash:
+            log(f"finishing an earlier run's cleanup of {d}")
+            shutil.rmtree(d, ignore_errors=True)
+        if trash:
+            subprocess.run(["sync"], check=False)
 
     def _on_signal(self, signum, _frame):
         self.close()
@@ -409,8 +426,11 @@ class Stack:
         if os.environ.get("PERF_KEEP_TMP"):
             log(f"kept {self.dir}")
         elif self.background_cleanup and shutil.which("rm"):
-            log(f"removing {self.dir} in the background")
-            subprocess.Popen(["nice", "-n", "19", "ionice", "-c", "3", "rm", "-rf", self.dir],
+            # renamed first, so the next run can tell it is garbage
+            trash = self.dir + TRASH_SUFFIX
+            os.rename(self.dir, trash)
+            log(f"removing {trash} in the background")
+            subprocess.Popen(["nice", "-n", "19", "ionice", "-c", "3", "rm", "-rf", trash],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
         else:
