@@ -40,6 +40,21 @@ fn hashing(c: &mut Criterion) {
         });
     }
     group.finish();
+    // The ETag hash alone: the md-5 crate against paco's own scheduling.
+    let mut group = c.benchmark_group("md5");
+    let data = vec![0x5au8; 1 << 20];
+    group.throughput(Throughput::Bytes(data.len() as u64));
+    group.bench_function("md-5 crate 1MiB", |b| {
+        b.iter(|| Md5::digest(black_box(&data)))
+    });
+    group.bench_function("md5fast 1MiB", |b| {
+        b.iter(|| {
+            let mut m = paco::common::md5fast::Md5::new();
+            m.update(black_box(&data));
+            m.finalize()
+        })
+    });
+    group.finish();
 }
 
 fn metadata(c: &mut Criterion) {

@@ -4,5 +4,6 @@
 pub mod buffers;
 pub mod constraints;
 pub mod hash;
+pub mod md5fast;
 pub mod storage_policy;
 pub mod timestamp;

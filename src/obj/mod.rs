@@ -8,5 +8,6 @@ pub mod hashed;
 pub mod metadata;
 pub mod onfile;
 pub mod policies;
+pub mod receive;
 pub mod server;
 pub mod updates;

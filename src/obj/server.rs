@@ -4,9 +4,6 @@
 
 use std::rc::Rc;
 
-use md5::{Digest, Md5};
-
-use crate::common::buffers;
 use crate::common::timestamp::Timestamp;
 use crate::http::conditional::{self, Precondition};
 use crate::http::range::{self, RangeOutcome};
@@ -18,6 +15,7 @@ use super::expiring;
 use super::hashed::HashedManager;
 use super::metadata::Metadata;
 use super::onfile::{self, OnfileManager};
+use super::receive::{receive_body, ReceiveError};
 use super::updates::{save_pending, ContainerUpdate, ContainerUpdater, UpdateError};
 
 /// Headers besides `X-Object-Meta-*` that are stored with an object and
@@ -458,39 +456,19 @@ impl ObjectServer {
             Ok(w) => w,
             Err(e) => return error_response(&e),
         };
-        let mut md5 = Md5::new();
-        let mut crc = crc32fast::Hasher::new();
-        let mut buf = buffers::take(self.io_buffer_size);
-        loop {
-            buf.clear();
-            let (res, b) = body.read(buf).await;
-            buf = b;
-            match res {
-                Ok(0) => break,
-                Ok(_) => {}
+        let received =
+            match receive_body(&mut writer, body, self.io_buffer_size, self.max_file_size).await {
+                Ok(r) => r,
                 Err(e) => {
-                    buffers::give(buf);
                     writer.abort().await;
-                    return Response::status(e.status());
+                    return match e {
+                        ReceiveError::Body(e) => Response::status(e.status()),
+                        ReceiveError::TooLarge(_) => Response::status(413),
+                        ReceiveError::Disk(e) => error_response(&e),
+                    };
                 }
-            }
-            if writer.written() + buf.len() as u64 > self.max_file_size {
-                buffers::give(buf);
-                writer.abort().await;
-                return Response::status(413);
-            }
-            md5.update(&buf);
-            crc.update(&buf);
-            let (res, b) = writer.write(buf).await;
-            buf = b;
-            if let Err(e) = res {
-                buffers::give(buf);
-                writer.abort().await;
-                return error_response(&e);
-            }
-        }
-        buffers::give(buf);
-        let etag = hex::encode(md5.finalize());
+            };
+        let etag = received.etag;
         if let Some(sent) = req.headers.get("etag") {
             if !sent.trim().trim_matches('"').eq_ignore_ascii_case(&etag) {
                 writer.abort().await;
@@ -512,7 +490,7 @@ impl ObjectServer {
         );
         meta.insert("Content-Length".into(), writer.written().to_string());
         meta.insert("ETag".into(), etag.clone());
-        meta.insert(CRC_KEY.into(), format!("{:08x}", crc.finalize()));
+        meta.insert(CRC_KEY.into(), format!("{:08x}", received.crc32));
         for (k, v) in req.headers.iter() {
             if is_user_meta(k)
                 || is_allowed(k)
