@@ -431,6 +431,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn heartbeats_go_out_while_segments_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (proxy, db, mut req) = super::super::bulk::tests::proxy(dir.path());
+        req.head.method = "PUT".into();
+        req.head.query = "multipart-manifest=put&heartbeat=on".into();
+        req.retarget("AUTH_a", "c", "m");
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("rt");
+        let pieces = rt.block_on(async {
+            let seg = |p: &str| InputSegment::Path {
+                path: p.into(),
+                etag: None,
+                size: None,
+                range: None,
+            };
+            // A heartbeat after every segment.
+            let mut s = HeartbeatPut {
+                entry: Entry { proxy, at: 0 },
+                req,
+                job: Some(Validation::new(vec![seg("s/1"), seg("s/2")])),
+                format: OutFormat::Plain,
+                every: Duration::ZERO,
+                last_yield: Instant::now(),
+                out: b" ".to_vec(),
+                out_pos: 0,
+                finished: false,
+            };
+            let mut pieces = Vec::new();
+            loop {
+                let (res, buf) = s.read(Vec::with_capacity(4096)).await;
+                if res.expect("read") == 0 {
+                    break;
+                }
+                pieces.push(String::from_utf8(buf).expect("utf8"));
+            }
+            pieces
+        });
+        assert_eq!(pieces[..3], [" ", " ", " "], "{pieces:?}");
+        assert_eq!(
+            pieces[3..].concat(),
+            "\r\n\r\nResponse Body: Bad Request\nThe server could not comply with the request since it is either malformed or otherwise incorrect.\nResponse Status: 400 Bad Request\nErrors:\ns/1, 404 Not Found\ns/2, 404 Not Found\n"
+        );
+        db.shutdown();
+    }
+
+    #[test]
     fn error_texts_are_swifts() {
         assert_eq!(
             error_text(422),
