@@ -23,7 +23,7 @@ pub const MAX_DELETES_PER_REQUEST: usize = 10_000;
 /// Failures after which a bulk delete stops (Swift's default).
 pub const MAX_FAILED_DELETES: usize = 1_000;
 /// Seconds between heartbeats (Swift's `yield_frequency`).
-const YIELD_FREQUENCY: Duration = Duration::from_secs(10);
+pub(super) const YIELD_FREQUENCY: Duration = Duration::from_secs(10);
 
 /// The bulk feature module.
 pub struct Bulk {
