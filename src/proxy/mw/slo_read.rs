@@ -221,7 +221,7 @@ impl Slo {
         &self,
         next: Next<'_>,
         req: &SwiftRequest,
-        manifest: Response,
+        mut manifest: Response,
     ) -> Response {
         let part = match part_number(req) {
             Ok(p) => p,
@@ -264,7 +264,17 @@ impl Slo {
         // A HEAD of a manifest with its size and ETag in sysmeta needs no
         // segment listing, unless it asks for one part.
         let legacy = sys_etag.is_none() || sys_size.is_none();
-        let segs = if is_get || legacy || part.is_some() {
+        let body = std::mem::replace(&mut manifest.body, Body::Empty);
+        let segs = if is_get && manifest.status == 200 {
+            // The GET that found the manifest has read all of it.
+            match read_body(body, 64 * 1024 * 1024).await {
+                Ok(b) => Some(serde_json::from_slice(&b).unwrap_or_default()),
+                Err(e) => {
+                    tracing::error!("SLO manifest read: {e}");
+                    return Response::status(500);
+                }
+            }
+        } else if is_get || legacy || part.is_some() {
             match fetch_manifest(next, req, &req.path.account, req.container(), req.object()).await
             {
                 Ok((_, s)) => Some(s),
