@@ -32,8 +32,10 @@ pub enum SegmentSource {
         /// Its whole size, when the manifest says.
         size: Option<u64>,
     },
-    /// Bytes inline in the manifest (SLO `data` segments).
-    Data(Vec<u8>),
+    /// Bytes inline in the manifest (SLO `data` segments, and the framing
+    /// of a multi-range answer); shared, as every range that reads them
+    /// holds them.
+    Data(bytes::Bytes),
 }
 
 /// One piece of a large object: bytes `first..=last` of a source.

@@ -169,7 +169,7 @@ impl Slo {
                     out.push(Piece {
                         first: 0,
                         len: bytes.len() as u64,
-                        source: SegmentSource::Data(bytes),
+                        source: SegmentSource::Data(bytes.into()),
                     });
                     continue;
                 }
@@ -416,7 +416,7 @@ fn multipart(
         .to_string();
     let boundary = range::multipart_boundary();
     let framing = |text: String| Segment {
-        source: SegmentSource::Data(text.into_bytes()),
+        source: SegmentSource::Data(text.into_bytes().into()),
         first: 0,
         last: None,
     };
@@ -448,7 +448,7 @@ mod tests {
 
     fn data(len: u64) -> Piece {
         Piece {
-            source: SegmentSource::Data(vec![0; len as usize]),
+            source: SegmentSource::Data(vec![0; len as usize].into()),
             first: 0,
             len,
         }
