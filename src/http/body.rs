@@ -131,7 +131,11 @@ impl<'a> BodyReader<'a> {
             out.extend_from_slice(chunk);
             out.extend_from_slice(b"\r\n");
         }
-        let (res, _) = self.conn.write_all(out).await;
+        let (res, buf) = self.conn.write_all(out).await;
+        // The head was built in a pooled buffer; plain chunks were not.
+        if buf.capacity() >= 64 * 1024 {
+            crate::common::buffers::give(buf);
+        }
         res?;
         Ok(true)
     }
