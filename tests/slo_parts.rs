@@ -356,8 +356,43 @@ fn heartbeat_put(driver: &str) {
     assert_eq!(put.status, 400);
 }
 
+fn unneeded_submanifests_are_not_read(driver: &str) {
+    let node = Node::start(driver);
+    let tok = node.setup();
+    let t = ("X-Auth-Token", tok.as_str());
+    make_slo(&node, t);
+    let outer = r#"[{"path": "c1/a"}, {"path": "c/slo"}]"#;
+    let put = node.req(
+        "PUT",
+        "/v1/AUTH_test/c/outer?multipart-manifest=put",
+        &[t],
+        outer.as_bytes(),
+    );
+    assert_eq!(put.status, 201, "{}", put.text());
+    let g = node.req("GET", "/v1/AUTH_test/c/outer?part-number=2", &[t], b"");
+    assert_eq!((g.status, g.body.as_slice()), (206, &b"aaaaaXYZbbb"[..]));
+    assert_eq!(g.header("content-range"), Some("bytes 5-15/16"));
+    // With the nested manifest gone, what does not reach it still reads.
+    assert_eq!(
+        node.req("DELETE", "/v1/AUTH_test/c/slo", &[t], b"").status,
+        204
+    );
+    let g = node.req("GET", "/v1/AUTH_test/c/outer?part-number=1", &[t], b"");
+    assert_eq!((g.status, g.body.as_slice()), (206, &b"aaaaa"[..]));
+    let g = node.req(
+        "GET",
+        "/v1/AUTH_test/c/outer",
+        &[t, ("Range", "bytes=1-2,3-4")],
+        b"",
+    );
+    assert_eq!(g.status, 206);
+    let g = node.req("GET", "/v1/AUTH_test/c/outer", &[t], b"");
+    assert_eq!(g.status, 409);
+}
+
 driver_tests! {
     fn part_number_reads;
+    fn unneeded_submanifests_are_not_read;
     fn part_number_with_versions;
     fn several_ranges;
     fn heartbeat_put;

@@ -145,13 +145,17 @@ enum Selection {
 
 impl Slo {
     /// The stored manifest's segments as pieces, nested manifests
-    /// expanded.
+    /// expanded. With `wanted` (byte ranges `start..end` of this manifest),
+    /// a nested manifest outside all of them is not fetched: it becomes a
+    /// placeholder of its length that the ranges never reach (as Swift
+    /// skips unneeded sub-manifests).
     fn flatten<'a>(
         &'a self,
         next: Next<'a>,
         req: &'a SwiftRequest,
         segs: Vec<Value>,
         depth: usize,
+        wanted: Option<&'a [(u64, u64)]>,
     ) -> LocalBoxFuture<'a, Result<Vec<Piece>, Response>> {
         Box::pin(async move {
             // The top manifest is depth 0: the tenth nested one is the
@@ -161,7 +165,21 @@ impl Slo {
                 return Err(Response::status(409));
             }
             let mut out = Vec::new();
+            let mut offset = 0u64;
             for s in segs {
+                let seg_len = segment_length(&s);
+                let (seg_start, seg_end) = (offset, offset + seg_len);
+                offset = seg_end;
+                let unwanted =
+                    wanted.is_some_and(|rs| !rs.iter().any(|&(a, b)| a < seg_end && seg_start < b));
+                if unwanted && s.get("sub_slo").and_then(Value::as_bool) == Some(true) {
+                    out.push(Piece {
+                        first: 0,
+                        len: seg_len,
+                        source: SegmentSource::Data(bytes::Bytes::new()),
+                    });
+                    continue;
+                }
                 if let Some(d) = s.get("data").and_then(Value::as_str) {
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(d)
@@ -188,7 +206,7 @@ impl Slo {
                         .map_err(|r| {
                             Response::text(409, &format!("sub-manifest {name}: {}", r.status))
                         })?;
-                    let inner = self.flatten(next, req, sub, depth + 1).await?;
+                    let inner = self.flatten(next, req, sub, depth + 1, None).await?;
                     let inner = match range {
                         Some((a, b)) => clip(&inner, a, b + 1),
                         None => inner,
@@ -357,7 +375,14 @@ impl Slo {
             }
             return resp;
         }
-        let pieces = match self.flatten(next, req, segs.unwrap_or_default(), 0).await {
+        let wanted = match &selection {
+            Selection::One { start, end } => vec![(*start, *end)],
+            Selection::Many(rs) => rs.clone(),
+        };
+        let pieces = match self
+            .flatten(next, req, segs.unwrap_or_default(), 0, Some(&wanted))
+            .await
+        {
             Ok(p) => p,
             Err(r) => return r,
         };
