@@ -4,7 +4,8 @@
 use std::io;
 
 use super::conn::Conn;
-use super::request::Framing;
+use super::request::{Framing, Request};
+use super::response::{self, ChunkedBody, Response};
 
 /// Why a body could not be read; each maps to the status Swift answers.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +63,11 @@ pub struct BodyReader<'a> {
     continue_pending: bool,
     received: u64,
     failed: bool,
+    /// The request and its transaction id, when the handler may start its
+    /// answer before it returns (see [`BodyReader::send_early`]).
+    early: Option<(&'a Request, &'a str)>,
+    /// The answer's head has gone out from inside the handler.
+    started: bool,
 }
 
 impl<'a> BodyReader<'a> {
@@ -80,7 +86,64 @@ impl<'a> BodyReader<'a> {
             continue_pending: expect_continue && state != State::Done,
             received: 0,
             failed: false,
+            early: None,
+            started: false,
         }
+    }
+
+    /// Lets the handler of `req` start its answer while it still reads the
+    /// body (the connection calls this for client requests).
+    pub fn allow_early_answer(&mut self, req: &'a Request, trans_id: &'a str) {
+        self.early = Some((req, trans_id));
+    }
+
+    /// Sends `chunk` to the client now, as a chunk of the answer, while the
+    /// request body is still being read: a long-running answer's keep-alive
+    /// whitespace (Swift's bulk extract writes spaces as it unpacks). The
+    /// first call sends the head of `answer` (its status and headers, with
+    /// chunked framing) before the chunk; after that, whatever response the
+    /// handler returns only contributes its body, as further chunks.
+    ///
+    /// Returns false, sending nothing, when the answer cannot start early:
+    /// an HTTP/1.0 client (no chunked framing), or a body not read from a
+    /// client connection.
+    pub async fn send_early(&mut self, answer: &Response, chunk: &[u8]) -> io::Result<bool> {
+        let Some((req, trans_id)) = self.early else {
+            return Ok(false);
+        };
+        if !req.http11 || req.method == "HEAD" {
+            return Ok(false);
+        }
+        let mut out = Vec::new();
+        if !self.started {
+            let mut head = Response::empty(answer.status);
+            head.headers = answer.headers.clone();
+            head.latin1_headers = answer.latin1_headers.clone();
+            // Chunked framing: the body's length is not known yet.
+            head.body = super::Body::Chunked(ChunkedBody(Box::new(
+                super::stream::BytesStream::new(Vec::new()),
+            )));
+            out = response::response_head(Some(req), &mut head, req.keep_alive, trans_id);
+            self.started = true;
+        }
+        if !chunk.is_empty() {
+            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        let (res, buf) = self.conn.write_all(out).await;
+        // The head was built in a pooled buffer; plain chunks were not.
+        if buf.capacity() >= 64 * 1024 {
+            crate::common::buffers::give(buf);
+        }
+        res?;
+        Ok(true)
+    }
+
+    /// Whether the handler started its answer (see
+    /// [`BodyReader::send_early`]).
+    pub fn answer_started(&self) -> bool {
+        self.started
     }
 
     /// Body bytes read so far.

@@ -298,7 +298,9 @@ pub async fn serve<H: Handler>(
         };
         let trans_id = super::response::new_trans_id();
         let mut body = BodyReader::new(&mut conn, req.framing, req.expect_continue);
+        body.allow_early_answer(&req, &trans_id);
         let mut resp = handler.handle(&req, &mut body).await;
+        let answered_early = body.answer_started();
         let bytes_in = body.received();
         // A body left unread makes the stream unusable for the next request
         // unless it can be skipped cheaply; a client still waiting for 100
@@ -307,7 +309,12 @@ pub async fn serve<H: Handler>(
         let keep_alive = req.keep_alive && reusable && !shutdown.is_set() && !resp.close;
         let status = resp.status;
         resp.trans_id = Some(trans_id.clone());
-        let sent = write_response(&mut conn, Some(&req), resp, keep_alive, &trans_id).await;
+        // An answer the handler started itself only has its body left.
+        let sent = if answered_early {
+            super::response::write_started_rest(&mut conn, resp).await
+        } else {
+            write_response(&mut conn, Some(&req), resp, keep_alive, &trans_id).await
+        };
         handler.log(&LogEntry {
             req: Some(&req),
             status,

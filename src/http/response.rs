@@ -285,14 +285,14 @@ pub async fn write_response(
     result
 }
 
-async fn write_response_inner(
-    conn: &mut Conn,
+/// The status line and headers of `resp` for `req`, as they go on the
+/// wire (framing, `X-Trans-Id`, `Date` and `Connection` added).
+pub(crate) fn response_head(
     req: Option<&Request>,
-    mut resp: Response,
+    resp: &mut Response,
     keep_alive: bool,
     trans_id: &str,
-) -> io::Result<u64> {
-    let is_head = req.is_some_and(|r| r.method == "HEAD");
+) -> Vec<u8> {
     let body_len = resp.body.len();
     let chunked = matches!(resp.body, Body::Chunked(_));
     if chunked {
@@ -348,7 +348,30 @@ async fn write_response_inner(
         head.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     head.extend_from_slice(b"\r\n");
+    head
+}
 
+/// The rest of an answer the handler started itself (see
+/// [`super::BodyReader::send_early`]): its body as further chunks, then
+/// the last chunk.
+pub(crate) async fn write_started_rest(conn: &mut Conn, resp: Response) -> io::Result<u64> {
+    let cb = match resp.body {
+        Body::Chunked(cb) => cb,
+        other => ChunkedBody(other.into_stream()),
+    };
+    write_chunked_body(conn, Vec::new(), cb, true).await
+}
+
+async fn write_response_inner(
+    conn: &mut Conn,
+    req: Option<&Request>,
+    mut resp: Response,
+    keep_alive: bool,
+    trans_id: &str,
+) -> io::Result<u64> {
+    let is_head = req.is_some_and(|r| r.method == "HEAD");
+    let body_len = resp.body.len();
+    let mut head = response_head(req, &mut resp, keep_alive, trans_id);
     if is_head {
         let (res, buf) = conn.write_all(head).await;
         buffers::give(buf);
@@ -433,9 +456,11 @@ async fn write_chunked_body(
     mut cb: ChunkedBody,
     framed: bool,
 ) -> io::Result<u64> {
-    let (res, buf) = conn.write_all(head).await;
-    buffers::give(buf);
-    res?;
+    if !head.is_empty() {
+        let (res, buf) = conn.write_all(head).await;
+        buffers::give(buf);
+        res?;
+    }
     let mut sent = 0u64;
     let mut piece = buffers::take(64 * 1024);
     loop {

@@ -157,6 +157,20 @@ impl BodySource<'_, '_> {
         BodySource::Stream(Box::new(BytesStream::new(bytes)))
     }
 
+    /// Sends `chunk` of the answer while the body is still being read (see
+    /// [`BodyReader::send_early`]); false when the body does not come from
+    /// a client connection that allows it.
+    pub async fn send_early(
+        &mut self,
+        answer: &super::Response,
+        chunk: &[u8],
+    ) -> std::io::Result<bool> {
+        match self {
+            BodySource::Client(r) => r.send_early(answer, chunk).await,
+            _ => Ok(false),
+        }
+    }
+
     /// Appends body bytes to `buf`, up to its spare capacity; `Ok(0)` at the
     /// end (see [`BodyReader::read`]).
     pub async fn read(&mut self, buf: Vec<u8>) -> (Result<usize, BodyError>, Vec<u8>) {

@@ -23,7 +23,7 @@ pub const MAX_DELETES_PER_REQUEST: usize = 10_000;
 /// Failures after which a bulk delete stops (Swift's default).
 pub const MAX_FAILED_DELETES: usize = 1_000;
 /// Seconds between heartbeats (Swift's `yield_frequency`).
-const YIELD_FREQUENCY: Duration = Duration::from_secs(10);
+pub(super) const YIELD_FREQUENCY: Duration = Duration::from_secs(10);
 
 /// The bulk feature module.
 pub struct Bulk {
@@ -493,7 +493,7 @@ pub fn delete_info() -> serde_json::Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::rc::Rc;
 
@@ -509,7 +509,7 @@ mod tests {
     use crate::proxy::Proxy;
 
     /// A proxy over a fresh device, and a reseller's request to `/v1/AUTH_a`.
-    fn proxy(root: &std::path::Path) -> (Rc<Proxy>, DbPool, SwiftRequest) {
+    pub(in crate::proxy::mw) fn proxy(root: &std::path::Path) -> (Rc<Proxy>, DbPool, SwiftRequest) {
         let conf = HashConf {
             prefix: String::new(),
             suffix: "s".into(),

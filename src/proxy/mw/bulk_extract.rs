@@ -3,18 +3,22 @@
 //! objects, creating containers as needed; each member streams from the
 //! request body straight into its object PUT.
 //!
-//! The archive is read while the client sends it, so the answer (always
-//! 200, with the outcome in its body like bulk delete's) goes out once the
-//! last member is stored.
+//! The archive is read while the client sends it. The answer is always
+//! 200, with the outcome in its body like bulk delete's. An extraction
+//! still running after `yield_frequency` starts that answer early, while
+//! the archive is still arriving, and sends whitespace between members
+//! from then on (as Swift does), so neither the client nor a proxy in
+//! between gives up; the outcome then follows a blank line.
 
 use std::collections::HashSet;
 use std::io;
+use std::time::{Duration, Instant};
 
 use crate::http::request::Framing;
 use crate::http::stream::{BodyStream, LocalBoxFuture};
 use crate::http::{Body, BodySource, Response};
 
-use super::bulk::{answer_body, status_line, OutFormat};
+use super::bulk::{answer_body, status_line, OutFormat, YIELD_FREQUENCY};
 use super::tar::{pax_header, Compression, TarError, TarReader};
 use super::util::is_user_meta;
 use super::{quote, Next, SwiftRequest};
@@ -75,12 +79,27 @@ pub async fn extract(
     max_file_size: u64,
 ) -> Response {
     let format = OutFormat::from_request(req);
+    let mut resp = Response::empty(200);
+    if let Some(f) = format {
+        resp.headers.set("Content-Type", f.content_type());
+    }
+    let mut beat = Heartbeat {
+        answer: resp,
+        every: YIELD_FREQUENCY,
+        last: Instant::now(),
+        to_yield: match format {
+            Some(OutFormat::Xml(_)) => b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".to_vec(),
+            _ => b" ".to_vec(),
+        },
+        started: false,
+    };
     let outcome = if format.is_none() {
         Outcome::fatal(406, "")
     } else if req.head.framing == Framing::None && !req.headers().contains("content-length") {
         Outcome::fatal(411, "")
     } else {
-        run(next, req, body, compression, max_path_length, max_file_size).await
+        let limits = (max_path_length, max_file_size);
+        run(next, req, body, compression, limits, &mut beat).await
     };
     let (status, text) = match outcome.fatal {
         Some(f) => f,
@@ -93,12 +112,44 @@ pub async fn extract(
         ("Response Body", serde_json::json!(text)),
         ("Number Files Created", serde_json::json!(outcome.created)),
     ];
-    let mut resp = Response::empty(200);
-    if let Some(f) = format {
-        resp.headers.set("Content-Type", f.content_type());
-    }
-    resp.body = Body::Bytes(answer_body(format, &fields, &outcome.errors, "extract"));
+    let mut resp = beat.answer;
+    let mut out = if beat.started {
+        b"\r\n\r\n".to_vec()
+    } else {
+        Vec::new()
+    };
+    out.extend(answer_body(format, &fields, &outcome.errors, "extract"));
+    resp.body = Body::Bytes(out);
     resp
+}
+
+/// Keep-alive whitespace for a long extraction.
+struct Heartbeat {
+    /// The answer's status and headers (sent with the first heartbeat).
+    answer: Response,
+    every: Duration,
+    last: Instant,
+    /// What the next heartbeat sends (an XML answer starts with its
+    /// declaration).
+    to_yield: Vec<u8>,
+    /// The answer has started: the outcome must follow a blank line.
+    started: bool,
+}
+
+impl Heartbeat {
+    /// Sends a heartbeat when one is due; an error means the client is
+    /// gone.
+    async fn maybe(&mut self, body: &mut BodySource<'_, '_>) -> io::Result<()> {
+        if self.last.elapsed() < self.every {
+            return Ok(());
+        }
+        self.last = Instant::now();
+        if body.send_early(&self.answer, &self.to_yield).await? {
+            self.started = true;
+            self.to_yield = b" ".to_vec();
+        }
+        Ok(())
+    }
 }
 
 impl Outcome {
@@ -117,8 +168,8 @@ async fn run(
     req: &SwiftRequest,
     body: &mut BodySource<'_, '_>,
     compression: Compression,
-    max_path_length: usize,
-    max_file_size: u64,
+    (max_path_length, max_file_size): (usize, u64),
+    beat: &mut Heartbeat,
 ) -> Outcome {
     let mut out = Outcome {
         created: 0,
@@ -139,6 +190,11 @@ async fn run(
     let mut accessed: HashSet<String> = HashSet::new();
     let mut created_containers = 0usize;
     loop {
+        if let Err(e) = beat.maybe(tar.source()).await {
+            tracing::info!("extract-archive: client gone: {e}");
+            out.fatal = Some((499, String::new()));
+            return out;
+        }
         let entry = match tar.next_entry().await {
             Ok(Some(e)) => e,
             Ok(None) => break,

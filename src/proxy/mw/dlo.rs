@@ -213,11 +213,11 @@ impl Dlo {
         }
         // One range is served across segments; several are ignored (the
         // whole object comes back), as Swift's DLO does.
-        let (span, status, content_range) =
-            match requested_span(req.headers().get("range"), total, true) {
-                Ok(s) => s,
-                Err(r) => return r,
-            };
+        let (span, status, content_range) = match requested_span(req.headers().get("range"), total)
+        {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
         if let Some(cr) = content_range {
             headers.set("Content-Range", cr);
         }

@@ -29,6 +29,8 @@ pub mod quotas;
 pub mod segments;
 pub mod slo;
 pub mod slo_manifest;
+mod slo_put;
+mod slo_read;
 pub mod staticweb;
 pub mod symlink;
 pub mod tar;

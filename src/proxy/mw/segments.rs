@@ -32,8 +32,10 @@ pub enum SegmentSource {
         /// Its whole size, when the manifest says.
         size: Option<u64>,
     },
-    /// Bytes inline in the manifest (SLO `data` segments).
-    Data(Vec<u8>),
+    /// Bytes inline in the manifest (SLO `data` segments, and the framing
+    /// of a multi-range answer); shared, as every range that reads them
+    /// holds them.
+    Data(bytes::Bytes),
 }
 
 /// One piece of a large object: bytes `first..=last` of a source.
@@ -93,6 +95,11 @@ pub struct SegmentStream {
     source: &'static str,
     segments: VecDeque<Segment>,
     current: Option<Current>,
+    /// Inline bytes that precede the first object segment, gathered by
+    /// [`SegmentStream::prime`] so that segment can be opened (and
+    /// checked) before the response starts.
+    lead: Vec<u8>,
+    lead_pos: usize,
 }
 
 impl SegmentStream {
@@ -109,15 +116,31 @@ impl SegmentStream {
             source,
             segments: segments.into(),
             current: None,
+            lead: Vec::new(),
+            lead_pos: 0,
         }
     }
 
-    /// Opens the first segment, so a missing or changed first segment is
-    /// an error status rather than a broken body.
+    /// Opens the first object segment, so a missing or changed first
+    /// segment is an error status rather than a broken body. Inline bytes
+    /// before it (data segments, multipart framing) are set aside to go
+    /// out first.
     pub async fn prime(&mut self) -> Result<(), SegmentError> {
-        if self.current.is_none() {
-            self.open_next().await?;
+        if self.current.is_some() || self.lead_pos < self.lead.len() {
+            return Ok(());
         }
+        while let Some(Segment {
+            source: SegmentSource::Data(d),
+            first,
+            last,
+        }) = self.segments.front()
+        {
+            let end = last.map_or(d.len(), |l| (l as usize + 1).min(d.len()));
+            let start = (*first as usize).min(end);
+            self.lead.extend_from_slice(&d[start..end]);
+            self.segments.pop_front();
+        }
+        self.open_next().await?;
         Ok(())
     }
 
@@ -206,6 +229,17 @@ impl SegmentStream {
     }
 
     async fn next(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        if self.lead_pos < self.lead.len() {
+            let room = buf.capacity().saturating_sub(buf.len()).max(1);
+            let n = room.min(self.lead.len() - self.lead_pos);
+            buf.extend_from_slice(&self.lead[self.lead_pos..self.lead_pos + n]);
+            self.lead_pos += n;
+            if self.lead_pos == self.lead.len() {
+                self.lead = Vec::new();
+                self.lead_pos = 0;
+            }
+            return (Ok(n), buf);
+        }
         loop {
             let Some(cur) = self.current.as_mut() else {
                 match self.open_next().await {
@@ -258,27 +292,55 @@ impl BodyStream for SegmentStream {
     }
 }
 
-/// The bytes a large-object GET serves: the whole object (200), or the one
-/// range asked for (206, with its `Content-Range`). Several ranges get the
-/// whole object: multipart/byteranges over segments is not built (issue 7).
-/// DLO looks only at a single range spec, as Swift's DLO does; SLO also
-/// refuses an unsatisfiable multi-range header. `Err` is the 416 to send.
+/// What part of a large object a GET serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Span {
+    /// The whole object (200).
+    Whole,
+    /// One range, `start..end` (206 with its `Content-Range`).
+    One(u64, u64),
+    /// Several ranges, each `start..end` (206, `multipart/byteranges`).
+    Many(Vec<(u64, u64)>),
+}
+
+/// The 416 a large-object GET gets for an unsatisfiable `Range`.
+fn unsatisfiable(total: u64) -> Response {
+    Response::status(416)
+        .with_header("Accept-Ranges", "bytes")
+        .with_header("Content-Range", range::unsatisfied_content_range(total))
+}
+
+/// The span an SLO GET serves for `range_header` over `total` bytes, as
+/// swob resolves it; `Err` is the 416 to send.
+pub fn requested_ranges(range_header: Option<&str>, total: u64) -> Result<Span, Response> {
+    let Some(spec) = range_header.and_then(range::parse_range) else {
+        return Ok(Span::Whole);
+    };
+    match range::ranges_for_length(&spec, total) {
+        RangeOutcome::Unsatisfiable => Err(unsatisfiable(total)),
+        RangeOutcome::Ranges(rs) if rs.len() == 1 => Ok(Span::One(rs[0].0, rs[0].1)),
+        RangeOutcome::Ranges(rs) => Ok(Span::Many(rs)),
+        _ => Ok(Span::Whole),
+    }
+}
+
+/// The bytes a DLO GET serves: the whole object (200), or the one range
+/// asked for (206, with its `Content-Range`). Swift's DLO honours only a
+/// header with a single range spec; with several the whole object comes
+/// back with 200. `Err` is the 416 to send.
 pub fn requested_span(
     range_header: Option<&str>,
     total: u64,
-    single_spec_only: bool,
 ) -> Result<((u64, u64), u16, Option<String>), Response> {
     let whole = Ok(((0, total), 200, None));
     let Some(spec) = range_header.and_then(range::parse_range) else {
         return whole;
     };
-    if single_spec_only && spec.len() != 1 {
+    if spec.len() != 1 {
         return whole;
     }
     match range::ranges_for_length(&spec, total) {
-        RangeOutcome::Unsatisfiable => Err(Response::status(416)
-            .with_header("Accept-Ranges", "bytes")
-            .with_header("Content-Range", format!("bytes */{total}"))),
+        RangeOutcome::Unsatisfiable => Err(unsatisfiable(total)),
         RangeOutcome::Ranges(rs) if rs.len() == 1 => {
             let span = rs[0];
             Ok((span, 206, Some(range::content_range(span.0, span.1, total))))

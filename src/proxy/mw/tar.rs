@@ -88,6 +88,12 @@ pub struct TarReader<'s, 'a, 'c> {
 }
 
 impl<'s, 'a, 'c> TarReader<'s, 'a, 'c> {
+    /// The body the archive is read from (to answer on its connection
+    /// while reading).
+    pub fn source(&mut self) -> &mut BodySource<'a, 'c> {
+        self.src
+    }
+
     /// A reader of `src`.
     pub fn new(src: &'s mut BodySource<'a, 'c>, compression: Compression) -> Self {
         let codec = match compression {
