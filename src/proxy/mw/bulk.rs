@@ -557,6 +557,7 @@ mod tests {
             who: Rc::new(who),
             preauthed: false,
             source: None,
+            cache: Rc::default(),
         };
         (proxy, db, req)
     }

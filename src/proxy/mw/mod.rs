@@ -45,6 +45,7 @@ use crate::http::stream::LocalBoxFuture;
 use crate::http::{BodySource, Headers, Request, Response};
 
 use super::auth::AuthResult;
+use super::infocache::InfoCache;
 use super::path::SwiftPath;
 use super::Proxy;
 
@@ -62,6 +63,9 @@ pub struct SwiftRequest {
     /// The module that made this subrequest (Swift's `swift.source`);
     /// `None` for the client's own request.
     pub source: Option<&'static str>,
+    /// Container and account info of the client request, shared by its
+    /// subrequests (Swift's `swift.infocache`).
+    pub cache: Rc<InfoCache>,
 }
 
 /// Python's `urllib.parse.quote` with `/` kept: how Swift puts names in
@@ -149,6 +153,7 @@ impl SwiftRequest {
             who: self.who.clone(),
             preauthed: false,
             source: Some(source),
+            cache: self.cache.clone(),
         }
     }
 
@@ -295,6 +300,7 @@ impl Entry {
 /// The feature modules in Swift's all-in-one pipeline order:
 /// `bulk tempurl formpost tempauth staticweb copy container-quotas
 /// account-quotas slo dlo versioned_writes object_versioning symlink`
+/// (both quota middlewares are the one [`quotas::Quotas`] module)
 /// (authentication happens before the pipeline; authorization after it, in
 /// the controllers' step, as Swift's `swift.authorize` runs there).
 pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
@@ -309,6 +315,7 @@ pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
         Box::new(copy::Copy {
             max_file_size: c.max_file_size,
         }),
+        Box::new(quotas::Quotas),
         Box::new(slo::Slo::default()),
         Box::new(dlo::Dlo {
             listing_limit: c.container_listing_limit as u64,
