@@ -261,7 +261,10 @@ impl Proxy {
             None
         } else if sp.object.is_none() && is_read(&req.method) {
             // A container GET or HEAD reports its counts as they are now.
-            match self.fresh_container_info(sreq, &sp.account, container).await {
+            match self
+                .fresh_container_info(sreq, &sp.account, container)
+                .await
+            {
                 Ok(i) => i,
                 Err(r) => return r,
             }
