@@ -97,6 +97,15 @@ impl App {
         }
     }
 
+    /// Uses the feature settings of `config` (`[tempurl]`, `[bulk]`, ...)
+    /// instead of Swift's defaults.
+    pub fn with_features(mut self, config: &crate::config::Config) -> Self {
+        if let Some(p) = Rc::get_mut(&mut self.proxy) {
+            p.features = mw::configured(config);
+        }
+        self
+    }
+
     /// Uses `policies` instead of the legacy single policy.
     pub fn with_policies(mut self, policies: Policies) -> Self {
         if let Some(p) = Rc::get_mut(&mut self.proxy) {

@@ -39,6 +39,7 @@ pub mod versioned_writes;
 use std::rc::Rc;
 
 use crate::common::constraints::Constraints;
+use crate::config::Config;
 
 use crate::http::request::Framing;
 use crate::http::stream::LocalBoxFuture;
@@ -304,14 +305,31 @@ impl Entry {
 /// (authentication happens before the pipeline; authorization after it, in
 /// the controllers' step, as Swift's `swift.authorize` runs there).
 pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
+    configured(&Config {
+        constraints: c.clone(),
+        ..Config::default()
+    })
+}
+
+/// The pipeline with the feature settings of `config` (its `[tempurl]`,
+/// `[formpost]`, `[staticweb]` and `[bulk]` sections and constraints).
+pub fn configured(config: &Config) -> Vec<Box<dyn Feature>> {
+    let c = &config.constraints;
     vec![
         Box::new(bulk::Bulk {
             max_path_length: c.max_object_name_length + c.max_container_name_length + 2,
             max_file_size: c.max_file_size,
+            limits: config.bulk.clone(),
         }),
-        Box::new(tempurl::TempUrl),
-        Box::new(formpost::FormPost),
-        Box::new(staticweb::StaticWeb),
+        Box::new(tempurl::TempUrl {
+            conf: config.tempurl.clone(),
+        }),
+        Box::new(formpost::FormPost {
+            allowed_digests: config.formpost.allowed_digests.clone(),
+        }),
+        Box::new(staticweb::StaticWeb {
+            url_base: config.staticweb.scheme_and_host(),
+        }),
         Box::new(copy::Copy {
             max_file_size: c.max_file_size,
         }),
