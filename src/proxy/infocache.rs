@@ -20,12 +20,14 @@ use crate::http::Response;
 use super::mw::SwiftRequest;
 use super::Proxy;
 
+/// `(account, container)` → the live container, or `None` when it does not
+/// exist (a miss is remembered too, as Swift caches 404 info).
+type Containers = HashMap<(String, String), Option<Rc<ContainerInfo>>>;
+
 /// Container and account info of one client request.
 #[derive(Debug, Default)]
 pub struct InfoCache {
-    /// `(account, container)` → the live container, or `None` when it does
-    /// not exist (a miss is remembered too, as Swift caches 404 info).
-    containers: RefCell<HashMap<(String, String), Option<Rc<ContainerInfo>>>>,
+    containers: RefCell<Containers>,
     accounts: RefCell<HashMap<String, Rc<AccountState>>>,
     /// Lookups that went to the databases.
     lookups: Cell<u32>,
