@@ -79,9 +79,10 @@ impl InfoCache {
 }
 
 impl Proxy {
-    /// The live container (`None`: missing or deleted), from the request's
-    /// cache or else the database (503 when the database fails).
-    pub async fn container_info(
+    /// Swift's `get_container_info`: the live container (`None`: missing or
+    /// deleted), from the request's cache or else [`Proxy::container_info`]
+    /// (503 when that fails).
+    pub async fn get_container_info(
         &self,
         req: &SwiftRequest,
         account: &str,
@@ -90,35 +91,27 @@ impl Proxy {
         if let Some(hit) = req.cache.container(account, container) {
             return Ok(hit);
         }
-        self.fresh_container_info(req, account, container).await
+        self.read_container_info(req, account, container).await
     }
 
-    /// The container as the database has it now, which then replaces what
+    /// The container as [`Proxy::container_info`] has it now, which then replaces what
     /// the cache held (a container GET or HEAD reports current counts, and
     /// Swift's controllers cache what they just read).
-    pub async fn fresh_container_info(
+    pub async fn read_container_info(
         &self,
         req: &SwiftRequest,
         account: &str,
         container: &str,
     ) -> Result<Option<Rc<ContainerInfo>>, Response> {
         req.cache.lookups.set(req.cache.lookups.get() + 1);
-        let info = self
-            .db
-            .container_info(account, container)
-            .await
-            .map_err(|e| {
-                tracing::error!("container info {account}/{container}: {e}");
-                Response::status(503)
-            })?
-            .filter(|i| !i.deleted)
-            .map(Rc::new);
+        let info = self.container_info(account, container).await?.map(Rc::new);
         req.cache.keep_container(account, container, info.clone());
         Ok(info)
     }
 
-    /// The account's state, from the request's cache or else the database.
-    pub async fn account_state(
+    /// Swift's `get_account_info`: the account's state, from the request's
+    /// cache or else [`Proxy::account_state`].
+    pub async fn get_account_info(
         &self,
         req: &SwiftRequest,
         account: &str,
@@ -127,10 +120,7 @@ impl Proxy {
             return Ok(hit.clone());
         }
         req.cache.lookups.set(req.cache.lookups.get() + 1);
-        let state = Rc::new(self.db.account_state(account).await.map_err(|e| {
-            tracing::error!("account info {account}: {e}");
-            Response::status(503)
-        })?);
+        let state = Rc::new(self.account_state(account).await?);
         if !req.cache.disabled {
             req.cache
                 .accounts

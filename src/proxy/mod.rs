@@ -157,6 +157,31 @@ impl App {
 }
 
 impl Proxy {
+    /// The container's state from this node's databases (uncached; the
+    /// request's [`infocache`] sits in front, see `get_container_info`). `None` when missing or
+    /// deleted.
+    pub async fn container_info(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<ContainerInfo>, Response> {
+        match self.db.container_info(account, container).await {
+            Ok(i) => Ok(i.filter(|i| !i.deleted)),
+            Err(e) => {
+                tracing::error!("container info: {e}");
+                Err(Response::status(503))
+            }
+        }
+    }
+
+    /// The account's state from this node's databases (uncached).
+    pub async fn account_state(&self, account: &str) -> Result<AccountState, Response> {
+        self.db.account_state(account).await.map_err(|e| {
+            tracing::error!("account info: {e}");
+            Response::status(503)
+        })
+    }
+
     /// A container write in a cluster gets its timestamp here, so every
     /// replica records the same one.
     fn stamp_db_write(&self, req: &Request) -> Option<Request> {
@@ -270,15 +295,12 @@ impl Proxy {
             None
         } else if sp.object.is_none() && is_read(&req.method) {
             // A container GET or HEAD reports its counts as they are now.
-            match self
-                .fresh_container_info(sreq, &sp.account, container)
-                .await
-            {
+            match self.read_container_info(sreq, &sp.account, container).await {
                 Ok(i) => i,
                 Err(r) => return r,
             }
         } else {
-            match self.container_info(sreq, &sp.account, container).await {
+            match self.get_container_info(sreq, &sp.account, container).await {
                 Ok(i) => i,
                 Err(r) => return r,
             }
@@ -351,7 +373,7 @@ impl Proxy {
             self.account_grant(sreq, who, &sp.account).await?
         };
         let info = match sp.container.as_deref() {
-            Some(c) => self.container_info(sreq, &sp.account, c).await?,
+            Some(c) => self.get_container_info(sreq, &sp.account, c).await?,
             None => None,
         };
         if self.container_allowed(who, grant, &sreq.head, sp, info.as_deref()) {
@@ -376,7 +398,7 @@ impl Proxy {
         let AuthResult::User(id) = who else {
             return Ok(Grant::None);
         };
-        let state = self.account_state(sreq, account).await?;
+        let state = self.get_account_info(sreq, account).await?;
         let AccountState::Active(info) = &*state else {
             return Ok(Grant::None);
         };
@@ -451,9 +473,9 @@ impl Proxy {
         let Some(container) = sp.container.as_deref() else {
             return cors::preflight(&req.headers, None, methods);
         };
-        let info = match self.db.container_info(&sp.account, container).await {
-            Ok(i) => i.filter(|i| !i.deleted),
-            Err(_) => return Response::status(503),
+        let info = match self.container_info(&sp.account, container).await {
+            Ok(i) => i,
+            Err(r) => return r,
         };
         let cors = info
             .map(|i| CorsInfo::from_meta(i.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))));

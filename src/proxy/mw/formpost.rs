@@ -138,14 +138,14 @@ async fn keys(next: Next<'_>, req: &SwiftRequest) -> Vec<String> {
     let Some(container) = p.container.as_deref() else {
         return Vec::new();
     };
-    let mut keys = match proxy.account_state(req, &p.account).await.as_deref() {
+    let mut keys = match proxy.get_account_info(req, &p.account).await.as_deref() {
         Ok(AccountState::Active(info)) => keys_from_meta(
             info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             "x-account-meta-",
         ),
         _ => Vec::new(),
     };
-    if let Ok(Some(info)) = proxy.container_info(req, &p.account, container).await {
+    if let Ok(Some(info)) = proxy.get_container_info(req, &p.account, container).await {
         keys.extend(keys_from_meta(
             info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             "x-container-meta-",

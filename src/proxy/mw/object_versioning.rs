@@ -115,7 +115,10 @@ impl ObjectVersioning {
         account: &str,
         container: &str,
     ) -> Result<Option<State>, Response> {
-        let info = next.proxy().container_info(req, account, container).await?;
+        let info = next
+            .proxy()
+            .get_container_info(req, account, container)
+            .await?;
         Ok(info.map(|i| {
             let m = &i.metadata;
             State {

@@ -62,7 +62,9 @@ async fn check_put(next: Next<'_>, req: &SwiftRequest) -> Result<(), Response> {
         Framing::Length(n) => n,
         _ => 0,
     };
-    let info = proxy.container_info(req, account, req.container()).await?;
+    let info = proxy
+        .get_container_info(req, account, req.container())
+        .await?;
     if let Some(info) = info.as_deref() {
         let mut bytes_used = info.bytes_used;
         let versions = info
@@ -72,7 +74,7 @@ async fn check_put(next: Next<'_>, req: &SwiftRequest) -> Result<(), Response> {
         if let (Some(vc), true) = (versions, has_bytes_quota(info)) {
             // Swift's object_versioning adds the versions container's bytes
             // to the container's own in the info the quota check reads.
-            if let Some(v) = proxy.container_info(req, account, &unquote(vc)).await? {
+            if let Some(v) = proxy.get_container_info(req, account, &unquote(vc)).await? {
                 bytes_used = bytes_used.saturating_add(v.bytes_used);
             }
         }
@@ -83,7 +85,7 @@ async fn check_put(next: Next<'_>, req: &SwiftRequest) -> Result<(), Response> {
     if matches!(&*req.who, AuthResult::User(id) if id.reseller_admin) {
         return Ok(());
     }
-    if let AccountState::Active(a) = &*proxy.account_state(req, account).await? {
+    if let AccountState::Active(a) = &*proxy.get_account_info(req, account).await? {
         let policy = info.as_deref().map_or(0, |i| i.storage_policy_index);
         if let Err(r) = check_account_put(a, length, policy) {
             return Err(refuse(next, req, r).await);

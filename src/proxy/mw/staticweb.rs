@@ -166,7 +166,7 @@ impl Ctx<'_> {
         let info = self
             .next
             .proxy()
-            .container_info(self.req, &p.account, self.container_name())
+            .get_container_info(self.req, &p.account, self.container_name())
             .await?;
         Ok(WebMeta::from_info(info.as_deref()))
     }

@@ -540,7 +540,7 @@ impl Feature for TempUrl {
 async fn keys(next: Next<'_>, req: &SwiftRequest) -> Result<(Vec<String>, Vec<String>), Response> {
     let proxy = next.proxy();
     let sp = &req.path;
-    let account_keys = match &*proxy.account_state(req, &sp.account).await? {
+    let account_keys = match &*proxy.get_account_info(req, &sp.account).await? {
         AccountState::Active(info) => keys_from_meta(
             info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             "x-account-meta-",
@@ -548,7 +548,7 @@ async fn keys(next: Next<'_>, req: &SwiftRequest) -> Result<(Vec<String>, Vec<St
         _ => Vec::new(),
     };
     let container_keys = match sp.container.as_deref() {
-        Some(c) => match proxy.container_info(req, &sp.account, c).await? {
+        Some(c) => match proxy.get_container_info(req, &sp.account, c).await? {
             Some(info) => keys_from_meta(
                 info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                 "x-container-meta-",

@@ -99,7 +99,7 @@ impl Feature for VersionedWrites {
             }
             let info = match next
                 .proxy()
-                .container_info(req, &req.path.account, req.container())
+                .get_container_info(req, &req.path.account, req.container())
                 .await
             {
                 Ok(i) => i,
