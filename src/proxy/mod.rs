@@ -157,9 +157,9 @@ impl App {
 }
 
 impl Proxy {
-    /// The container's state from this node's databases (uncached; the
-    /// request's [`infocache`] sits in front, see `get_container_info`). `None` when missing or
-    /// deleted.
+    /// The container's state from this node's databases, uncached (the
+    /// request's [`infocache`] sits in front: `get_container_info`).
+    /// `None` when missing or deleted.
     pub async fn container_info(
         &self,
         account: &str,
