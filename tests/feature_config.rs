@@ -9,9 +9,11 @@ use hmac::{Hmac, Mac};
 
 const CONFIG: &str = r#"
 [tempurl]
-methods = ["GET", "HEAD"]
+methods = ["GET", "HEAD", "POST"]
 allowed_digests = ["sha256", "sha512"]
 outgoing_allow_headers = ["x-object-meta-public-*", "X-Object-Meta-Color"]
+incoming_remove_headers = ["x-timestamp", "x-object-meta-*"]
+incoming_allow_headers = ["x-object-meta-keep"]
 
 [formpost]
 allowed_digests = ["sha512"]
@@ -64,7 +66,11 @@ fn published_in_info(node: &Node) {
     let info: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     assert_eq!(
         info["tempurl"]["methods"],
-        serde_json::json!(["GET", "HEAD"])
+        serde_json::json!(["GET", "HEAD", "POST"])
+    );
+    assert_eq!(
+        info["tempurl"]["incoming_allow_headers"],
+        serde_json::json!(["x-object-meta-keep"])
     );
     assert_eq!(
         info["tempurl"]["allowed_digests"],
@@ -138,8 +144,19 @@ fn tempurl_limits(node: &Node, tok: &str) {
         );
         assert_eq!(r.status, 401, "{method}");
     }
+    // A POST through the URL loses the metadata the incoming rules
+    // remove, and keeps their exception.
+    let r = node.req(
+        "POST",
+        &temp_url("sha256", "POST", "/v1/AUTH_test/c/o"),
+        &[("X-Object-Meta-Drop", "d"), ("X-Object-Meta-Keep", "k")],
+        b"",
+    );
+    assert_eq!(r.status, 202, "{r:?}");
     let r = node.req("GET", "/v1/AUTH_test/c/o", &t, b"");
     assert_eq!(r.body, b"hello");
+    assert_eq!(r.header("x-object-meta-keep"), Some("k"));
+    assert_eq!(r.header("x-object-meta-drop"), None);
 }
 
 fn formpost_digests(node: &Node) {
