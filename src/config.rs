@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::common::constraints::Constraints;
 use crate::common::storage_policy::{Policies, StoragePolicy};
 
+pub mod features;
+
+pub use features::{BulkConfig, FormPostConfig, StaticWebConfig, TempUrlConfig};
+
 /// Everything `paco serve` can be told. A missing file or missing keys fall
 /// back to [`Config::default`], which is a working single-node setup.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +65,14 @@ pub struct Config {
     pub policies: Vec<StoragePolicy>,
     /// Rings and the other nodes of a cluster.
     pub cluster: ClusterConfig,
+    /// TempURL options.
+    pub tempurl: TempUrlConfig,
+    /// FormPost options.
+    pub formpost: FormPostConfig,
+    /// Static web options.
+    pub staticweb: StaticWebConfig,
+    /// Bulk delete and archive extraction limits.
+    pub bulk: BulkConfig,
 }
 
 /// Where the rings are and how peers are reached. Without ring files the
@@ -192,6 +204,10 @@ impl Default for Config {
             tempauth: TempAuthConfig::default(),
             policies: vec![StoragePolicy::legacy()],
             cluster: ClusterConfig::default(),
+            tempurl: TempUrlConfig::default(),
+            formpost: FormPostConfig::default(),
+            staticweb: StaticWebConfig::default(),
+            bulk: BulkConfig::default(),
         }
     }
 }
@@ -314,6 +330,11 @@ impl Config {
         }
         if self.tempauth.reseller_prefix.is_empty() {
             return bad("tempauth.reseller_prefix cannot be empty");
+        }
+        if let Some(why) =
+            features::invalid(&self.tempurl, &self.formpost, &self.staticweb, &self.bulk)
+        {
+            return Err(ConfigError::Invalid(why));
         }
         self.storage_policies()?;
         Ok(())

@@ -165,6 +165,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             cfg.log_requests,
         )
         .with_policies(worker_policies.clone())
+        .with_features(&cfg)
     })
     .map_err(io_ctx("starting workers"))?;
 

@@ -407,7 +407,11 @@ fn expirer_deletes_in_the_objects_policy(driver: &str) {
     let path = t.onfile_path("fc/dir/gone");
     assert!(path.exists());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while (path.exists() || !listing(&t, "sc").is_empty()) && std::time::Instant::now() < deadline {
+    // The two entries are due in the same second, in either order: wait
+    // for both objects and both listings.
+    while (path.exists() || !listing(&t, "sc").is_empty() || !listing(&t, "fc").is_empty())
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(!path.exists(), "the expirer left the onfile object");

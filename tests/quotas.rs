@@ -149,7 +149,66 @@ fn account_quotas(driver: &str) {
     node.stop();
 }
 
+/// As Swift: a versioned container's quota counts the bytes of its older
+/// versions too (they live in the hidden versions container), and a caller
+/// who may not write there gets its 401/403 rather than the 413.
+fn versioned_container_quota_counts_versions(driver: &str) {
+    let node = Node::start(driver);
+    let tok = node.token();
+    let t = [("X-Auth-Token", tok.as_str())];
+    let r = node.req(
+        "PUT",
+        "/v1/AUTH_test/v",
+        &[("X-Auth-Token", &tok), ("X-Versions-Enabled", "true")],
+        b"",
+    );
+    assert_eq!(r.status, 201);
+    for body in [b"aaaaa", b"bbbbb"] {
+        assert_eq!(node.req("PUT", "/v1/AUTH_test/v/o", &t, body).status, 201);
+    }
+    let r = node.req(
+        "POST",
+        "/v1/AUTH_test/v",
+        &[
+            ("X-Auth-Token", &tok),
+            ("X-Container-Meta-Quota-Bytes", "10"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 204);
+    let r = node.req("PUT", "/v1/AUTH_test/v/o", &t, b"ccccc");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (413, "Upload exceeds quota.")
+    );
+    // A stranger over the quota learns nothing about it.
+    let other = node.token_for("test2:tester2", "testing2");
+    let r = node.req(
+        "PUT",
+        "/v1/AUTH_test/v/o",
+        &[("X-Auth-Token", &other)],
+        b"ccccc",
+    );
+    assert_eq!(r.status, 403);
+    let r = node.req("PUT", "/v1/AUTH_test/v/o", &[], b"ccccc");
+    assert_eq!(r.status, 401);
+    // The same bytes fit once the quota is gone.
+    let r = node.req(
+        "POST",
+        "/v1/AUTH_test/v",
+        &[("X-Auth-Token", &tok), ("X-Container-Meta-Quota-Bytes", "")],
+        b"",
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        node.req("PUT", "/v1/AUTH_test/v/o", &t, b"ccccc").status,
+        201
+    );
+    node.stop();
+}
+
 driver_tests! {
     fn container_quotas;
     fn account_quotas;
+    fn versioned_container_quota_counts_versions;
 }

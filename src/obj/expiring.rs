@@ -15,8 +15,11 @@
 //! removed leaves its old entry behind, and the expirer's delete (guarded
 //! by `X-If-Delete-At`, timestamped at the expiry) then finds nothing to do.
 
-use std::io::{self, Write};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use monoio::fs::OpenOptions;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,32 +48,72 @@ pub fn queue_dir(device_root: &Path) -> PathBuf {
     device_root.join("expiring")
 }
 
-/// Records `e` for the object whose hash is `hash`, durably (file and
-/// directory synced). Blocking I/O: a few hundred bytes, only on writes
-/// that set an expiry.
-pub fn record(device_root: &Path, hash: &str, e: &Expiry) -> io::Result<PathBuf> {
+/// Records `e` for the object whose hash is `hash`, durably: the entry is
+/// written to `tmp/`, synced, renamed into its bucket, and the bucket (and
+/// the queue directory when the bucket is new) synced, all through the
+/// runtime's file operations (io_uring), so the worker serves other
+/// requests while the device flushes.
+pub async fn record(device_root: &Path, hash: &str, e: &Expiry) -> io::Result<PathBuf> {
     let bucket = e.delete_at - e.delete_at.rem_euclid(BUCKET_SECS);
-    let dir = queue_dir(device_root).join(format!("{bucket:010}"));
-    let created = !dir.exists();
-    std::fs::create_dir_all(&dir)?;
+    let queue = queue_dir(device_root);
+    let dir = queue.join(format!("{bucket:010}"));
     let name = format!("{:010}-{hash}", e.delete_at);
-    let tmp = device_root
-        .join("tmp")
-        .join(format!("{name}.{}.expiring.tmp", rand::random::<u32>()));
-    std::fs::create_dir_all(device_root.join("tmp"))?;
+    let tmp_dir = device_root.join("tmp");
+    ensure_dir(&tmp_dir).await?;
+    let tmp = tmp_dir.join(format!("{name}.{}.expiring.tmp", rand::random::<u32>()));
     let body = serde_json::to_vec(e).map_err(io::Error::other)?;
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&body)?;
-        f.sync_all()?;
+    let f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&tmp)
+        .await?;
+    let (written, _) = f.write_all_at(body, 0).await;
+    let synced = match written {
+        Ok(()) => f.sync_all().await,
+        Err(err) => Err(err),
+    };
+    let closed = f.close().await;
+    if let Err(err) = synced.and(closed) {
+        let _ = monoio::fs::remove_file(&tmp).await;
+        return Err(err);
     }
+    let queue_new = ensure_dir(&queue).await?;
+    let bucket_new = ensure_dir(&dir).await?;
     let target = dir.join(name);
-    std::fs::rename(&tmp, &target)?;
-    std::fs::File::open(&dir)?.sync_all()?;
-    if created {
-        std::fs::File::open(queue_dir(device_root))?.sync_all()?;
+    if let Err(err) = monoio::fs::rename(&tmp, &target).await {
+        let _ = monoio::fs::remove_file(&tmp).await;
+        return Err(err);
+    }
+    sync_dir(&dir).await?;
+    if bucket_new {
+        sync_dir(&queue).await?;
+    }
+    if queue_new {
+        sync_dir(device_root).await?;
     }
     Ok(target)
+}
+
+/// Creates `dir` when missing (its parent must exist); whether it was new.
+async fn ensure_dir(dir: &Path) -> io::Result<bool> {
+    match monoio::fs::create_dir(dir).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Fsyncs a directory, making the entries created in it durable.
+async fn sync_dir(dir: &Path) -> io::Result<()> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(dir)
+        .await?;
+    let synced = f.sync_all().await;
+    let closed = f.close().await;
+    synced.and(closed)
 }
 
 /// Every entry due at `now`, oldest first, with its file.
@@ -146,11 +189,27 @@ mod tests {
     #[test]
     fn entries_come_due_in_order_and_go_away() {
         let dir = tempfile::tempdir().expect("tempdir");
-        record(dir.path(), "aaa", &e("late", 10_000)).expect("record");
-        record(dir.path(), "bbb", &e("early", 3_700)).expect("record");
-        record(dir.path(), "ccc", &e("now", 7_100)).expect("record");
-        // Same object and expiry twice: one entry.
-        record(dir.path(), "ccc", &e("now", 7_100)).expect("record");
+        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .build()
+            .expect("rt");
+        rt.block_on(async {
+            record(dir.path(), "aaa", &e("late", 10_000))
+                .await
+                .expect("record");
+            record(dir.path(), "bbb", &e("early", 3_700))
+                .await
+                .expect("record");
+            record(dir.path(), "ccc", &e("now", 7_100))
+                .await
+                .expect("record");
+            // Same object and expiry twice: one entry.
+            record(dir.path(), "ccc", &e("now", 7_100))
+                .await
+                .expect("record");
+        });
+        // Nothing is left behind in tmp/.
+        let tmp = std::fs::read_dir(dir.path().join("tmp")).expect("tmp");
+        assert_eq!(tmp.count(), 0);
         let d = due(dir.path(), 7_200).expect("due");
         let names: Vec<&str> = d.iter().map(|(_, e)| e.object.as_str()).collect();
         assert_eq!(names, ["early", "now"]);

@@ -233,7 +233,7 @@ impl ObjectServer {
     /// sets it is committed: a crash in between leaves an entry the expirer
     /// drops (its guarded delete finds no such expiry), never an expiring
     /// object nobody will delete.
-    fn queue_expiry(
+    async fn queue_expiry(
         &self,
         hash: &str,
         req: &ObjRequest<'_>,
@@ -254,6 +254,7 @@ impl ObjectServer {
             policy_index,
         };
         expiring::record(self.manager.device_root(), hash, &e)
+            .await
             .map(|_| ())
             .map_err(|err| {
                 tracing::error!(object = %req.object, "could not queue expiry: {err}");
@@ -501,7 +502,7 @@ impl ObjectServer {
         }
         note_raw_values(req.headers, &mut meta);
         let size = writer.written();
-        if let Err(r) = self.queue_expiry(df.name_hash(), req, policy_index) {
+        if let Err(r) = self.queue_expiry(df.name_hash(), req, policy_index).await {
             writer.abort().await;
             return r;
         }
@@ -553,7 +554,7 @@ impl ObjectServer {
             }
         }
         note_raw_values(req.headers, &mut meta);
-        if let Err(r) = self.queue_expiry(df.name_hash(), req, policy_index) {
+        if let Err(r) = self.queue_expiry(df.name_hash(), req, policy_index).await {
             return r;
         }
         // A POST without Content-Type keeps the one an earlier POST set

@@ -10,6 +10,7 @@ pub mod container;
 pub mod cors;
 pub mod gatekeeper;
 pub mod info;
+pub mod infocache;
 pub mod listing;
 pub mod listing_params;
 pub mod meta;
@@ -96,6 +97,15 @@ impl App {
         }
     }
 
+    /// Uses the feature settings of `config` (`[tempurl]`, `[bulk]`, ...)
+    /// instead of Swift's defaults.
+    pub fn with_features(mut self, config: &crate::config::Config) -> Self {
+        if let Some(p) = Rc::get_mut(&mut self.proxy) {
+            p.features = mw::configured(config);
+        }
+        self
+    }
+
     /// Uses `policies` instead of the legacy single policy.
     pub fn with_policies(mut self, policies: Policies) -> Self {
         if let Some(p) = Rc::get_mut(&mut self.proxy) {
@@ -137,6 +147,7 @@ impl App {
             who: Rc::new(who),
             preauthed: false,
             source: None,
+            cache: Rc::default(),
         };
         let mut body = BodySource::Client(body);
         let mut resp = p.call(0, &sreq, &mut body).await;
@@ -146,6 +157,31 @@ impl App {
 }
 
 impl Proxy {
+    /// The container's state from this node's databases, uncached (the
+    /// request's [`infocache`] sits in front: `get_container_info`).
+    /// `None` when missing or deleted.
+    pub async fn container_info(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<ContainerInfo>, Response> {
+        match self.db.container_info(account, container).await {
+            Ok(i) => Ok(i.filter(|i| !i.deleted)),
+            Err(e) => {
+                tracing::error!("container info: {e}");
+                Err(Response::status(503))
+            }
+        }
+    }
+
+    /// The account's state from this node's databases (uncached).
+    pub async fn account_state(&self, account: &str) -> Result<AccountState, Response> {
+        self.db.account_state(account).await.map_err(|e| {
+            tracing::error!("account info: {e}");
+            Response::status(503)
+        })
+    }
+
     /// A container write in a cluster gets its timestamp here, so every
     /// replica records the same one.
     fn stamp_db_write(&self, req: &Request) -> Option<Request> {
@@ -207,7 +243,7 @@ impl Proxy {
         } else if matches!(who, AuthResult::TempUrl { .. }) {
             Grant::None
         } else {
-            match self.account_grant(who, &sp.account).await {
+            match self.account_grant(sreq, who, &sp.account).await {
                 Ok(g) => g,
                 Err(r) => return r,
             }
@@ -242,6 +278,7 @@ impl Proxy {
                 policies: &self.policies,
             };
             let mut resp = account::handle(&self.db, &self.constraints, &ar).await;
+            self.forget_written(sreq);
             quotas::show_account_quotas(&mut resp, &self.policies);
             return resp;
         };
@@ -254,18 +291,22 @@ impl Proxy {
             || grant < Grant::ReadWrite
             || !is_read(&req.method)
             || req.headers.contains("origin");
-        let info = if need_info {
-            match self.db.container_info(&sp.account, container).await {
-                Ok(i) => i.filter(|i| !i.deleted),
-                Err(e) => {
-                    tracing::error!("container info: {e}");
-                    return Response::status(503);
-                }
+        let info = if !need_info {
+            None
+        } else if sp.object.is_none() && is_read(&req.method) {
+            // A container GET or HEAD reports its counts as they are now.
+            match self.read_container_info(sreq, &sp.account, container).await {
+                Ok(i) => i,
+                Err(r) => return r,
             }
         } else {
-            None
+            match self.get_container_info(sreq, &sp.account, container).await {
+                Ok(i) => i,
+                Err(r) => return r,
+            }
         };
-        if !self.container_allowed(who, grant, req, sp, info.as_ref()) {
+        let info = info.as_deref();
+        if !self.container_allowed(who, grant, req, sp, info) {
             return deny();
         }
         if sp.object.is_none() && matches!(req.method.as_str(), "PUT" | "POST") {
@@ -285,21 +326,14 @@ impl Proxy {
                     owner: grant == Grant::Owner,
                     policies: &self.policies,
                 };
-                let resp = container::handle(&self.db, &self.constraints, &cr, info.clone()).await;
+                let resp = container::handle(&self.db, &self.constraints, &cr, info.cloned()).await;
+                self.forget_written(sreq);
                 self.replicate_container(req, &sp.account, container, resp)
                     .await
             }
             Some(object) => {
                 if need_info && info.is_none() && !is_read(&req.method) {
                     return Response::status(404);
-                }
-                // Quotas are checked once the caller is known to be allowed
-                // to write here (Swift's quota middlewares defer their 413
-                // to authorization for the same reason).
-                if req.method == "PUT" {
-                    if let Err(r) = self.check_quotas(req, sp, who, info.as_ref()).await {
-                        return r;
-                    }
                 }
                 let ctl = ObjectController {
                     constraints: &self.constraints,
@@ -309,47 +343,17 @@ impl Proxy {
                     account: &sp.account,
                     container,
                     object,
-                    policy_index: info.as_ref().map_or(0, |i| i.storage_policy_index),
+                    policy_index: info.map_or(0, |i| i.storage_policy_index),
                 };
                 ctl.handle(req, &target, body).await
             }
         };
-        if let (Some(origin), Some(info)) = (req.headers.get("origin"), info.as_ref()) {
+        if let (Some(origin), Some(info)) = (req.headers.get("origin"), info) {
             let cors =
                 CorsInfo::from_meta(info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             cors::decorate(&mut resp, origin, &cors);
         }
         resp
-    }
-
-    /// Container and account quotas for an object PUT.
-    async fn check_quotas(
-        &self,
-        req: &Request,
-        sp: &SwiftPath,
-        who: &AuthResult,
-        info: Option<&ContainerInfo>,
-    ) -> Result<(), Response> {
-        let length = match req.framing {
-            crate::http::request::Framing::Length(n) => n,
-            _ => 0,
-        };
-        if let Some(info) = info {
-            quotas::check_container_put(info, length)?;
-        }
-        if matches!(who, AuthResult::User(id) if id.reseller_admin) {
-            return Ok(());
-        }
-        match self.db.account_state(&sp.account).await {
-            Ok(AccountState::Active(a)) => {
-                quotas::check_account_put(&a, length, info.map_or(0, |i| i.storage_policy_index))
-            }
-            Ok(_) => Ok(()),
-            Err(e) => {
-                tracing::error!("account info: {e}");
-                Err(Response::status(503))
-            }
-        }
     }
 
     /// Whether the caller may make `sreq` as it is, by the rules
@@ -366,19 +370,13 @@ impl Proxy {
         } else if matches!(who, AuthResult::TempUrl { .. }) {
             Grant::None
         } else {
-            self.account_grant(who, &sp.account).await?
+            self.account_grant(sreq, who, &sp.account).await?
         };
         let info = match sp.container.as_deref() {
-            Some(c) => match self.db.container_info(&sp.account, c).await {
-                Ok(i) => i.filter(|i| !i.deleted),
-                Err(e) => {
-                    tracing::error!("container info: {e}");
-                    return Err(Response::status(503));
-                }
-            },
+            Some(c) => self.get_container_info(sreq, &sp.account, c).await?,
             None => None,
         };
-        if self.container_allowed(who, grant, &sreq.head, sp, info.as_ref()) {
+        if self.container_allowed(who, grant, &sreq.head, sp, info.as_deref()) {
             return Ok(());
         }
         Err(match who {
@@ -388,18 +386,20 @@ impl Proxy {
     }
 
     /// The caller's standing in `account`: owner, or what its account ACL grants.
-    async fn account_grant(&self, who: &AuthResult, account: &str) -> Result<Grant, Response> {
+    async fn account_grant(
+        &self,
+        sreq: &mw::SwiftRequest,
+        who: &AuthResult,
+        account: &str,
+    ) -> Result<Grant, Response> {
         if self.auth.is_owner(who, account) {
             return Ok(Grant::Owner);
         }
         let AuthResult::User(id) = who else {
             return Ok(Grant::None);
         };
-        let state = self.db.account_state(account).await.map_err(|e| {
-            tracing::error!("account info: {e}");
-            Response::status(503)
-        })?;
-        let AccountState::Active(info) = state else {
+        let state = self.get_account_info(sreq, account).await?;
+        let AccountState::Active(info) = &*state else {
             return Ok(Grant::None);
         };
         let Some(acl) = info.metadata.get("X-Account-Access-Control") else {
@@ -473,9 +473,9 @@ impl Proxy {
         let Some(container) = sp.container.as_deref() else {
             return cors::preflight(&req.headers, None, methods);
         };
-        let info = match self.db.container_info(&sp.account, container).await {
-            Ok(i) => i.filter(|i| !i.deleted),
-            Err(_) => return Response::status(503),
+        let info = match self.container_info(&sp.account, container).await {
+            Ok(i) => i,
+            Err(r) => return r,
         };
         let cors = info
             .map(|i| CorsInfo::from_meta(i.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))));

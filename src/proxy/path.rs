@@ -25,15 +25,29 @@ pub fn decode(raw: &str) -> Result<String, Response> {
     }
 }
 
-/// Splits a decoded `/v1/...` path. `None` when it is not an API path.
+/// Splits a decoded `/v1/...` path. `None` when it is not a path at all
+/// (Swift's `split_path` refuses it: 404).
+///
+/// As Swift's proxy `get_controller`: a first segment that is not an API
+/// version is a bad version (400) when an account follows it, and a bad URL
+/// (412) when nothing does (`/info asdf`, `/foo/`); `/info` itself is
+/// routed before this.
 pub fn split(path: &str, c: &Constraints) -> Result<Option<SwiftPath>, Response> {
     let Some(rest) = path.strip_prefix('/') else {
         return Ok(None);
     };
     let mut it = rest.splitn(4, '/');
     let version = it.next().unwrap_or("");
-    if !valid_api_version(c, version) {
+    if version.is_empty() {
         return Ok(None);
+    }
+    if !valid_api_version(c, version) {
+        let mut parts = rest.splitn(3, '/').skip(1);
+        return match (parts.next(), parts.next()) {
+            (None, _) | (Some(""), None) => Err(Response::text(412, "Bad URL")),
+            (Some(""), Some(_)) => Ok(None),
+            (Some(_), _) => Err(Response::status(400)),
+        };
     }
     let account = it.next().unwrap_or("");
     let container = it.next();
@@ -111,7 +125,11 @@ mod tests {
         assert_eq!((p.container, p.object), (None, None));
         let p = split("/v1.0/AUTH_test/c/", &c()).expect("ok").expect("api");
         assert_eq!((p.container.as_deref(), p.object), (Some("c"), None));
-        assert!(split("/v2/AUTH_test", &c()).expect("ok").is_none());
+        assert_eq!(split("/v2/AUTH_test", &c()).unwrap_err().status, 400);
+        assert_eq!(split("/info asdf", &c()).unwrap_err().status, 412);
+        assert_eq!(split("/foo/", &c()).unwrap_err().status, 412);
+        assert!(split("/foo//c", &c()).expect("ok").is_none());
+        assert!(split("/", &c()).expect("ok").is_none());
         assert_eq!(split("/v1//c/o", &c()).unwrap_err().status, 404);
         assert_eq!(split("/v1", &c()).unwrap_err().status, 412);
         assert!(split("/v1/a//o", &c()).is_err());

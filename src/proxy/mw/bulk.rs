@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
+use crate::config::BulkConfig;
 use crate::http::request::Framing;
 use crate::http::response::{reason, ChunkedBody};
 use crate::http::stream::{BodyStream, LocalBoxFuture};
@@ -18,19 +19,14 @@ use crate::proxy::listing::{choose_format, Format};
 
 use super::{Entry, Feature, Next, SwiftRequest};
 
-/// Most names one bulk delete may carry (Swift's default).
-pub const MAX_DELETES_PER_REQUEST: usize = 10_000;
-/// Failures after which a bulk delete stops (Swift's default).
-pub const MAX_FAILED_DELETES: usize = 1_000;
-/// Seconds between heartbeats (Swift's `yield_frequency`).
-pub(super) const YIELD_FREQUENCY: Duration = Duration::from_secs(10);
-
 /// The bulk feature module.
 pub struct Bulk {
     /// Longest acceptable name line: object plus container name lengths.
     pub max_path_length: usize,
     /// Largest member an archive may hold.
     pub max_file_size: u64,
+    /// The configured limits (`[bulk]`).
+    pub limits: BulkConfig,
 }
 
 impl Feature for Bulk {
@@ -66,6 +62,7 @@ impl Feature for Bulk {
                     c,
                     self.max_path_length,
                     self.max_file_size,
+                    &self.limits,
                 )
                 .await;
             }
@@ -208,10 +205,16 @@ impl Refused {
 }
 
 /// Reads the names to delete: one per line, percent-encoded.
+/// Swift's 413 for a delete list longer than `max` names.
+fn too_many(max: usize) -> Refused {
+    Refused::new(413, &format!("Maximum Bulk Deletes: {max} per request"))
+}
+
 async fn read_names(
     body: &mut BodySource<'_, '_>,
     req: &SwiftRequest,
     max_path_length: usize,
+    max_deletes: usize,
 ) -> Result<Vec<Result<String, String>>, Refused> {
     if req.head.framing == Framing::None && !req.headers().contains("content-length") {
         return Err(Refused::new(411, ""));
@@ -244,11 +247,8 @@ async fn read_names(
             let rest = line.split_off(pos + 1);
             push(&line[..pos], &mut names);
             line = rest;
-            if names.len() > MAX_DELETES_PER_REQUEST {
-                return Err(Refused::new(
-                    413,
-                    &format!("Maximum Bulk Deletes: {MAX_DELETES_PER_REQUEST} per request"),
-                ));
+            if names.len() > max_deletes {
+                return Err(too_many(max_deletes));
             }
         }
         if line.len() > max_path_length * 2 {
@@ -256,11 +256,8 @@ async fn read_names(
         }
     }
     push(&line, &mut names);
-    if names.len() > MAX_DELETES_PER_REQUEST {
-        return Err(Refused::new(
-            413,
-            &format!("Maximum Bulk Deletes: {MAX_DELETES_PER_REQUEST} per request"),
-        ));
+    if names.len() > max_deletes {
+        return Err(too_many(max_deletes));
     }
     Ok(names)
 }
@@ -273,7 +270,9 @@ impl Bulk {
         body: &mut BodySource<'_, '_>,
     ) -> Response {
         let format = OutFormat::from_request(req);
-        let mut stream = DeleteStream::new(next.entry(), req.clone(), format, YIELD_FREQUENCY);
+        let every = Duration::from_secs(self.limits.yield_frequency);
+        let mut stream = DeleteStream::new(next.entry(), req.clone(), format, every);
+        stream.max_failed = self.limits.max_failed_deletes;
         let foreign_type = req
             .headers()
             .get("content-type")
@@ -281,7 +280,14 @@ impl Bulk {
         let refused = if format.is_none() || foreign_type {
             Some(Refused::new(406, ""))
         } else {
-            match read_names(body, req, self.max_path_length).await {
+            match read_names(
+                body,
+                req,
+                self.max_path_length,
+                self.limits.max_deletes_per_request,
+            )
+            .await
+            {
                 Ok(names) => {
                     stream.queue(names);
                     None
@@ -326,6 +332,8 @@ struct DeleteStream {
     finished: bool,
     last_yield: Instant,
     every: Duration,
+    /// Failures after which the deletes stop.
+    max_failed: usize,
     to_yield: Vec<u8>,
     separator: &'static [u8],
 }
@@ -351,6 +359,7 @@ impl DeleteStream {
             finished: false,
             last_yield: Instant::now(),
             every,
+            max_failed: BulkConfig::default().max_failed_deletes,
             to_yield,
             separator: b"",
         }
@@ -465,7 +474,7 @@ impl DeleteStream {
                 continue;
             };
             self.delete(item).await;
-            if self.errors.len() >= MAX_FAILED_DELETES {
+            if self.errors.len() >= self.max_failed {
                 self.refuse(Refused::new(400, "Max delete failures exceeded"));
             }
             if self.last_yield.elapsed() >= self.every {
@@ -482,14 +491,6 @@ impl BodyStream for DeleteStream {
     fn read(&mut self, buf: Vec<u8>) -> LocalBoxFuture<'_, (io::Result<usize>, Vec<u8>)> {
         Box::pin(self.next_piece(buf))
     }
-}
-
-/// The `/info` entry for bulk delete.
-pub fn delete_info() -> serde_json::Value {
-    serde_json::json!({
-        "max_deletes_per_request": MAX_DELETES_PER_REQUEST,
-        "max_failed_deletes": MAX_FAILED_DELETES,
-    })
 }
 
 #[cfg(test)]
@@ -557,6 +558,7 @@ pub(super) mod tests {
             who: Rc::new(who),
             preauthed: false,
             source: None,
+            cache: Rc::default(),
         };
         (proxy, db, req)
     }

@@ -18,23 +18,11 @@ use crate::http::request::Framing;
 use crate::http::stream::{BodyStream, LocalBoxFuture};
 use crate::http::{Body, BodySource, Response};
 
-use super::bulk::{answer_body, status_line, OutFormat, YIELD_FREQUENCY};
+use super::bulk::{answer_body, status_line, OutFormat};
 use super::tar::{pax_header, Compression, TarError, TarReader};
 use super::util::is_user_meta;
 use super::{quote, Next, SwiftRequest};
-
-/// Most containers one archive may create (Swift's default).
-pub const MAX_CONTAINERS_PER_EXTRACTION: usize = 10_000;
-/// Failures after which an extraction stops (Swift's default).
-pub const MAX_FAILED_EXTRACTIONS: usize = 1_000;
-
-/// The `/info` entry for bulk upload.
-pub fn upload_info() -> serde_json::Value {
-    serde_json::json!({
-        "max_containers_per_extraction": MAX_CONTAINERS_PER_EXTRACTION,
-        "max_failed_extractions": MAX_FAILED_EXTRACTIONS,
-    })
-}
+use crate::config::BulkConfig;
 
 /// The compression an `extract-archive` value names.
 pub fn compression(value: &str) -> Option<Compression> {
@@ -77,6 +65,7 @@ pub async fn extract(
     compression: Compression,
     max_path_length: usize,
     max_file_size: u64,
+    limits: &BulkConfig,
 ) -> Response {
     let format = OutFormat::from_request(req);
     let mut resp = Response::empty(200);
@@ -85,7 +74,7 @@ pub async fn extract(
     }
     let mut beat = Heartbeat {
         answer: resp,
-        every: YIELD_FREQUENCY,
+        every: Duration::from_secs(limits.yield_frequency),
         last: Instant::now(),
         to_yield: match format {
             Some(OutFormat::Xml(_)) => b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".to_vec(),
@@ -98,8 +87,8 @@ pub async fn extract(
     } else if req.head.framing == Framing::None && !req.headers().contains("content-length") {
         Outcome::fatal(411, "")
     } else {
-        let limits = (max_path_length, max_file_size);
-        run(next, req, body, compression, limits, &mut beat).await
+        let names = (max_path_length, max_file_size);
+        run(next, req, body, compression, names, limits, &mut beat).await
     };
     let (status, text) = match outcome.fatal {
         Some(f) => f,
@@ -169,6 +158,7 @@ async fn run(
     body: &mut BodySource<'_, '_>,
     compression: Compression,
     (max_path_length, max_file_size): (usize, u64),
+    limits: &BulkConfig,
     beat: &mut Heartbeat,
 ) -> Outcome {
     let mut out = Outcome {
@@ -207,7 +197,7 @@ async fn run(
                 return out;
             }
         };
-        if out.errors.len() >= MAX_FAILED_EXTRACTIONS {
+        if out.errors.len() >= limits.max_failed_extractions {
             break;
         }
         if !entry.is_file() {
@@ -242,11 +232,12 @@ async fn run(
                 let r = next.call_empty(&put).await;
                 if (200..300).contains(&r.status) {
                     created_containers += 1;
-                    if created_containers > MAX_CONTAINERS_PER_EXTRACTION {
+                    if created_containers > limits.max_containers_per_extraction {
                         out.fatal = Some((
                             400,
                             format!(
-                                "More than {MAX_CONTAINERS_PER_EXTRACTION} containers to create from tar."
+                                "More than {} containers to create from tar.",
+                                limits.max_containers_per_extraction
                             ),
                         ));
                         return out;

@@ -17,7 +17,7 @@ use crate::http::multipart::{parse_params, to_io, Multipart};
 use crate::http::stream::{BodyStream, LocalBoxFuture};
 use crate::http::{Body, BodySource, Response};
 
-use super::tempurl::{const_eq, extract_digest, keys_from_meta, ALLOWED_DIGESTS};
+use super::tempurl::{const_eq, extract_digest, keys_from_meta};
 use super::util::is_success;
 use super::{quote, Feature, Next, SwiftRequest};
 
@@ -25,7 +25,10 @@ use super::{quote, Feature, Next, SwiftRequest};
 const MAX_VALUE_LENGTH: usize = 4096;
 
 /// The formpost feature module.
-pub struct FormPost;
+pub struct FormPost {
+    /// Signature digests accepted (`[formpost] allowed_digests`).
+    pub allowed_digests: Vec<String>,
+}
 
 impl Feature for FormPost {
     fn name(&self) -> &'static str {
@@ -57,7 +60,7 @@ impl Feature for FormPost {
                 .map(|(_, v)| v.clone());
             match boundary {
                 Some(b) if value == "multipart/form-data" => {
-                    match translate(next, req, body, &b).await {
+                    match translate(next, req, body, &b, &self.allowed_digests).await {
                         Ok(r) => r,
                         Err(e) => e.response(),
                     }
@@ -130,25 +133,23 @@ fn title(s: &str) -> String {
 }
 
 async fn keys(next: Next<'_>, req: &SwiftRequest) -> Vec<String> {
-    let db = &next.proxy().db;
+    let proxy = next.proxy();
     let p = &req.path;
     let Some(container) = p.container.as_deref() else {
         return Vec::new();
     };
-    let mut keys = match db.account_state(&p.account).await {
+    let mut keys = match proxy.get_account_info(req, &p.account).await.as_deref() {
         Ok(AccountState::Active(info)) => keys_from_meta(
             info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             "x-account-meta-",
         ),
         _ => Vec::new(),
     };
-    if let Ok(Some(info)) = db.container_info(&p.account, container).await {
-        if !info.deleted {
-            keys.extend(keys_from_meta(
-                info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                "x-container-meta-",
-            ));
-        }
+    if let Ok(Some(info)) = proxy.get_container_info(req, &p.account, container).await {
+        keys.extend(keys_from_meta(
+            info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            "x-container-meta-",
+        ));
     }
     keys
 }
@@ -177,6 +178,7 @@ fn check_signature(
     path: &str,
     attrs: &[(String, String)],
     keys: &[String],
+    allowed_digests: &[String],
 ) -> Result<(), FormError> {
     if keys.is_empty() {
         return Err(FormError::Unauthorized("invalid signature"));
@@ -200,7 +202,7 @@ fn check_signature(
     );
     let (digest, sig) = extract_digest(attr(attrs, "signature").unwrap_or(""))
         .ok_or(FormError::Unauthorized("invalid signature"))?;
-    if !ALLOWED_DIGESTS.contains(&digest.as_str()) {
+    if !allowed_digests.contains(&digest) {
         return Err(FormError::Unauthorized("invalid signature"));
     }
     let mut ok = false;
@@ -257,6 +259,7 @@ async fn translate(
     req: &SwiftRequest,
     body: &mut BodySource<'_, '_>,
     boundary: &str,
+    allowed_digests: &[String],
 ) -> Result<Response, FormError> {
     let keys = keys(next, req).await;
     let path = crate::proxy::path::decode(&req.head.raw_path).unwrap_or_default();
@@ -281,7 +284,7 @@ async fn translate(
                 message = "max file count exceeded";
                 break;
             }
-            check_signature(&path, &attrs, &keys)?;
+            check_signature(&path, &attrs, &keys, allowed_digests)?;
             let max_size = int_attr(&attrs, "max_file_size", "max_file_size")?.max(0) as u64;
             let name = filename.unwrap_or_default();
             let mut object = req.object().to_string();
@@ -418,17 +421,13 @@ async fn translate(
     Ok(resp)
 }
 
-/// The `/info` entry.
-pub fn info() -> serde_json::Value {
-    serde_json::json!({
-        "allowed_digests": ALLOWED_DIGESTS,
-        "deprecated_digests": super::tempurl::DEPRECATED_DIGESTS,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn all() -> Vec<String> {
+        crate::config::FormPostConfig::default().allowed_digests
+    }
 
     #[test]
     fn messages_are_title_cased_like_python() {
@@ -449,9 +448,12 @@ mod tests {
             ("expires".to_string(), expires),
             ("signature".to_string(), sig),
         ];
-        assert!(check_signature("/v1/a/c/", &attrs, std::slice::from_ref(&key)).is_ok());
-        assert!(check_signature("/v1/a/d/", &attrs, std::slice::from_ref(&key)).is_err());
+        assert!(check_signature("/v1/a/c/", &attrs, std::slice::from_ref(&key), &all()).is_ok());
+        assert!(check_signature("/v1/a/d/", &attrs, std::slice::from_ref(&key), &all()).is_err());
+        // A digest the configuration does not allow.
+        let only512 = ["sha512".to_string()];
+        assert!(check_signature("/v1/a/c/", &attrs, std::slice::from_ref(&key), &only512).is_err());
         attrs[1].1 = "1000".into();
-        assert!(check_signature("/v1/a/c/", &attrs, &[key]).is_err());
+        assert!(check_signature("/v1/a/c/", &attrs, &[key], &all()).is_err());
     }
 }

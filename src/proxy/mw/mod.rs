@@ -41,12 +41,14 @@ pub mod versioned_writes;
 use std::rc::Rc;
 
 use crate::common::constraints::Constraints;
+use crate::config::Config;
 
 use crate::http::request::Framing;
 use crate::http::stream::LocalBoxFuture;
 use crate::http::{BodySource, Headers, Request, Response};
 
 use super::auth::AuthResult;
+use super::infocache::InfoCache;
 use super::path::SwiftPath;
 use super::Proxy;
 
@@ -64,6 +66,9 @@ pub struct SwiftRequest {
     /// The module that made this subrequest (Swift's `swift.source`);
     /// `None` for the client's own request.
     pub source: Option<&'static str>,
+    /// Container and account info of the client request, shared by its
+    /// subrequests (Swift's `swift.infocache`).
+    pub cache: Rc<InfoCache>,
 }
 
 /// Python's `urllib.parse.quote` with `/` kept: how Swift puts names in
@@ -151,6 +156,7 @@ impl SwiftRequest {
             who: self.who.clone(),
             preauthed: false,
             source: Some(source),
+            cache: self.cache.clone(),
         }
     }
 
@@ -297,20 +303,39 @@ impl Entry {
 /// The feature modules in Swift's all-in-one pipeline order:
 /// `bulk tempurl formpost tempauth staticweb copy container-quotas
 /// account-quotas slo dlo versioned_writes object_versioning symlink`
+/// (both quota middlewares are the one [`quotas::Quotas`] module)
 /// (authentication happens before the pipeline; authorization after it, in
 /// the controllers' step, as Swift's `swift.authorize` runs there).
 pub fn pipeline(c: &Constraints) -> Vec<Box<dyn Feature>> {
+    configured(&Config {
+        constraints: c.clone(),
+        ..Config::default()
+    })
+}
+
+/// The pipeline with the feature settings of `config` (its `[tempurl]`,
+/// `[formpost]`, `[staticweb]` and `[bulk]` sections and constraints).
+pub fn configured(config: &Config) -> Vec<Box<dyn Feature>> {
+    let c = &config.constraints;
     vec![
         Box::new(bulk::Bulk {
             max_path_length: c.max_object_name_length + c.max_container_name_length + 2,
             max_file_size: c.max_file_size,
+            limits: config.bulk.clone(),
         }),
-        Box::new(tempurl::TempUrl),
-        Box::new(formpost::FormPost),
-        Box::new(staticweb::StaticWeb),
+        Box::new(tempurl::TempUrl {
+            conf: config.tempurl.clone(),
+        }),
+        Box::new(formpost::FormPost {
+            allowed_digests: config.formpost.allowed_digests.clone(),
+        }),
+        Box::new(staticweb::StaticWeb {
+            url_base: config.staticweb.scheme_and_host(),
+        }),
         Box::new(copy::Copy {
             max_file_size: c.max_file_size,
         }),
+        Box::new(quotas::Quotas),
         Box::new(slo::Slo::default()),
         Box::new(dlo::Dlo {
             listing_limit: c.container_listing_limit as u64,

@@ -111,19 +111,15 @@ impl ObjectVersioning {
     /// The container's versioning state (`None`: no container).
     pub async fn state(
         next: Next<'_>,
+        req: &SwiftRequest,
         account: &str,
         container: &str,
     ) -> Result<Option<State>, Response> {
         let info = next
             .proxy()
-            .db
-            .container_info(account, container)
-            .await
-            .map_err(|e| {
-                tracing::error!("container info: {e}");
-                Response::status(503)
-            })?;
-        Ok(info.filter(|i| !i.deleted).map(|i| {
+            .get_container_info(req, account, container)
+            .await?;
+        Ok(info.map(|i| {
             let m = &i.metadata;
             State {
                 versions: m
@@ -271,7 +267,7 @@ impl ObjectVersioning {
         req: &SwiftRequest,
         body: &mut BodySource<'_, '_>,
     ) -> Result<Response, Response> {
-        let state = Self::state(next, &req.path.account, req.container()).await?;
+        let state = Self::state(next, req, &req.path.account, req.container()).await?;
         let versions = state.as_ref().and_then(|s| s.versions.clone());
         let enabled = state.as_ref().is_some_and(|s| s.enabled);
         if let Some(vid) = req.param("version-id").filter(|v| !v.is_empty()) {

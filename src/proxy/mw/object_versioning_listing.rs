@@ -83,7 +83,7 @@ impl ObjectVersioning {
         req: &SwiftRequest,
         body: &mut BodySource<'_, '_>,
     ) -> Result<Response, Response> {
-        let state = Self::state(next, &req.path.account, req.container()).await?;
+        let state = Self::state(next, req, &req.path.account, req.container()).await?;
         if state.as_ref().is_some_and(|s| s.legacy) {
             return Err(bad(
                 400,
@@ -137,7 +137,7 @@ impl ObjectVersioning {
         req: &SwiftRequest,
         body: &mut BodySource<'_, '_>,
     ) -> Result<Response, Response> {
-        let state = Self::state(next, &req.path.account, req.container()).await?;
+        let state = Self::state(next, req, &req.path.account, req.container()).await?;
         if let Some(vc) = state.and_then(|s| s.versions) {
             next.proxy().authorize(req).await?;
             let head = Self::internal(req, "HEAD", &vc, None, "");

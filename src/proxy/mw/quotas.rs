@@ -7,12 +7,105 @@
 //! (`X-Account-Quota-Bytes`, `-Quota-Count`, their per-policy forms and the
 //! legacy `X-Account-Meta-Quota-Bytes`) only a reseller admin may set; they
 //! are kept as account sysmeta, which clients cannot write directly.
+//!
+//! The object PUT checks are one pipeline module at Swift's place for
+//! both middlewares (after copy, before large objects and versioning), so
+//! they judge the client's upload (and copy's and bulk's subrequests), not
+//! the pieces versioning writes. As in Swift, a container with object
+//! versioning counts the bytes of its hidden versions container too.
 
 use std::collections::BTreeMap;
 
 use crate::common::storage_policy::Policies;
-use crate::db::{AccountInfo, ContainerInfo};
-use crate::http::{Headers, Response};
+use crate::db::{AccountInfo, AccountState, ContainerInfo};
+use crate::http::request::Framing;
+use crate::http::stream::LocalBoxFuture;
+use crate::http::{BodySource, Headers, Response};
+use crate::proxy::auth::AuthResult;
+
+use super::object_versioning::SYS_VERSIONS_CONT;
+use super::util::unquote;
+use super::{Feature, Next, SwiftRequest};
+
+/// Swift's `container_quotas` and `account_quotas` for object PUTs.
+pub struct Quotas;
+
+impl Feature for Quotas {
+    fn name(&self) -> &'static str {
+        "quotas"
+    }
+
+    fn claims(&self, req: &SwiftRequest) -> bool {
+        req.is_object() && req.method() == "PUT"
+    }
+
+    fn handle<'a>(
+        &'a self,
+        next: Next<'a>,
+        req: &'a SwiftRequest,
+        body: &'a mut BodySource<'_, '_>,
+    ) -> LocalBoxFuture<'a, Response> {
+        Box::pin(async move {
+            if let Err(r) = check_put(next, req).await {
+                return r;
+            }
+            next.call(req, body).await
+        })
+    }
+}
+
+/// The quota checks of one object PUT.
+async fn check_put(next: Next<'_>, req: &SwiftRequest) -> Result<(), Response> {
+    let proxy = next.proxy();
+    let account = &req.path.account;
+    let length = match req.head.framing {
+        Framing::Length(n) => n,
+        _ => 0,
+    };
+    let info = proxy
+        .get_container_info(req, account, req.container())
+        .await?;
+    if let Some(info) = info.as_deref() {
+        let mut bytes_used = info.bytes_used;
+        let versions = info
+            .metadata
+            .get(SYS_VERSIONS_CONT)
+            .filter(|v| !v.is_empty());
+        if let (Some(vc), true) = (versions, has_bytes_quota(info)) {
+            // Swift's object_versioning adds the versions container's bytes
+            // to the container's own in the info the quota check reads.
+            if let Some(v) = proxy.get_container_info(req, account, &unquote(vc)).await? {
+                bytes_used = bytes_used.saturating_add(v.bytes_used);
+            }
+        }
+        if let Err(r) = check_container_put(info, bytes_used, length) {
+            return Err(refuse(next, req, r).await);
+        }
+    }
+    if matches!(&*req.who, AuthResult::User(id) if id.reseller_admin) {
+        return Ok(());
+    }
+    if let AccountState::Active(a) = &*proxy.get_account_info(req, account).await? {
+        let policy = info.as_deref().map_or(0, |i| i.storage_policy_index);
+        if let Err(r) = check_account_put(a, length, policy) {
+            return Err(refuse(next, req, r).await);
+        }
+    }
+    Ok(())
+}
+
+/// A 413, unless the caller could not have written here at all: then the
+/// 401 or 403 it would have got (so quotas leak nothing to strangers).
+async fn refuse(next: Next<'_>, req: &SwiftRequest, over: Response) -> Response {
+    match next.proxy().authorize(req).await {
+        Ok(()) => over,
+        Err(denied) => denied,
+    }
+}
+
+fn has_bytes_quota(info: &ContainerInfo) -> bool {
+    meta_quota(&info.metadata, "X-Container-Meta-Quota-Bytes").is_some()
+}
 
 /// Text of the 413 for a quota overrun.
 const EXCEEDS: &str = "Upload exceeds quota.";
@@ -44,10 +137,15 @@ fn meta_quota(meta: &BTreeMap<String, String>, name: &str) -> Option<u64> {
         .and_then(|(_, v)| if digits(v) { v.parse().ok() } else { None })
 }
 
-/// Object PUT of `length` bytes into a container with quotas.
-pub fn check_container_put(info: &ContainerInfo, length: u64) -> Result<(), Response> {
+/// Object PUT of `length` bytes into a container with quotas, which holds
+/// `bytes_used` bytes (its versions included).
+pub fn check_container_put(
+    info: &ContainerInfo,
+    bytes_used: u64,
+    length: u64,
+) -> Result<(), Response> {
     if let Some(q) = meta_quota(&info.metadata, "X-Container-Meta-Quota-Bytes") {
-        if info.bytes_used.saturating_add(length) > q {
+        if bytes_used.saturating_add(length) > q {
             return Err(Response::text(413, EXCEEDS));
         }
     }

@@ -14,7 +14,11 @@ use super::util::{is_success, truthy};
 use super::{quote, Feature, Next, SwiftRequest};
 
 /// The staticweb feature module.
-pub struct StaticWeb;
+pub struct StaticWeb {
+    /// Scheme and host redirects point at (`[staticweb] url_base`);
+    /// `None`: `http` and the request's `Host`.
+    pub url_base: Option<(String, String)>,
+}
 
 impl Feature for StaticWeb {
     fn name(&self) -> &'static str {
@@ -36,7 +40,11 @@ impl Feature for StaticWeb {
         body: &'a mut BodySource<'_, '_>,
     ) -> LocalBoxFuture<'a, Response> {
         Box::pin(async move {
-            let ctx = Ctx { next, req };
+            let ctx = Ctx {
+                next,
+                req,
+                url_base: self.url_base.as_ref(),
+            };
             if req.path.object.is_some() {
                 ctx.object(body).await
             } else {
@@ -125,6 +133,7 @@ pub fn human_readable(bytes: u64) -> String {
 struct Ctx<'a> {
     next: Next<'a>,
     req: &'a SwiftRequest,
+    url_base: Option<&'a (String, String)>,
 }
 
 impl Ctx<'_> {
@@ -154,19 +163,12 @@ impl Ctx<'_> {
 
     async fn meta(&self) -> Result<WebMeta, Response> {
         let p = &self.req.path;
-        match self
+        let info = self
             .next
             .proxy()
-            .db
-            .container_info(&p.account, self.container_name())
-            .await
-        {
-            Ok(i) => Ok(WebMeta::from_info(i.as_ref().filter(|i| !i.deleted))),
-            Err(e) => {
-                tracing::error!("staticweb container info: {e}");
-                Err(Response::status(503))
-            }
-        }
+            .get_container_info(self.req, &p.account, self.container_name())
+            .await?;
+        Ok(WebMeta::from_info(info.as_deref()))
     }
 
     /// A subrequest by the same caller (a temporary URL's user included).
@@ -193,8 +195,14 @@ impl Ctx<'_> {
     }
 
     fn redirect_with_slash(&self) -> Response {
-        let host = self.req.headers().get("host").unwrap_or("localhost");
-        let location = format!("http://{host}{}/", quote(&self.client_path()));
+        let (scheme, host) = match self.url_base {
+            Some((scheme, host)) => (scheme.as_str(), host.as_str()),
+            None => (
+                "http",
+                self.req.headers().get("host").unwrap_or("localhost"),
+            ),
+        };
+        let location = format!("{scheme}://{host}{}/", quote(&self.client_path()));
         Response::status(301).with_header("Location", location)
     }
 

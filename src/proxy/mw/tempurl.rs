@@ -12,6 +12,7 @@ use hmac::{Hmac, Mac};
 use std::rc::Rc;
 
 use crate::common::timestamp::Timestamp;
+use crate::config::TempUrlConfig;
 use crate::db::AccountState;
 use crate::http::stream::LocalBoxFuture;
 use crate::http::{BodySource, Headers, Request, Response};
@@ -19,21 +20,9 @@ use crate::proxy::auth::AuthResult;
 
 use super::{Feature, Next, SwiftRequest};
 
-/// Methods a temporary URL may be used with (Swift's default `methods`).
-pub const METHODS: &[&str] = &["GET", "HEAD", "PUT", "POST", "DELETE"];
-/// Digests accepted (Swift's `allowed_digests` default).
-pub const ALLOWED_DIGESTS: &[&str] = &["sha1", "sha256", "sha512"];
-/// Digests accepted but deprecated.
-pub const DEPRECATED_DIGESTS: &[&str] = &["sha1"];
-/// Request headers removed before the request goes on.
-const INCOMING_REMOVE: &[&str] = &["x-timestamp", "x-open-expired"];
 /// Request headers that make a write through a temporary URL a 400: they
 /// would reach beyond the one object the URL names.
 const DISALLOWED_INCOMING: &[&str] = &["x-object-manifest", "x-symlink-target", "x-copy-from"];
-/// Response headers removed (prefix), unless allowed below.
-const OUTGOING_REMOVE_PREFIX: &str = "x-object-meta-";
-/// Response headers kept despite the removal rule (prefix).
-const OUTGOING_ALLOW_PREFIX: &str = "x-object-meta-public-";
 
 /// What the client's query string says about a temporary URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -330,8 +319,10 @@ pub struct Target<'a> {
 }
 
 /// Checks a temporary URL against the keys (account keys first, then
-/// container keys). `Err` is the response to send.
+/// container keys), by the digests and methods `conf` allows. `Err` is the
+/// response to send.
 pub fn check(
+    conf: &TempUrlConfig,
     p: &TempUrlParams,
     t: &Target<'_>,
     account_keys: &[String],
@@ -348,10 +339,10 @@ pub fn check(
         return Err(bad());
     }
     let (digest, sig) = extract_digest(sig).ok_or_else(bad)?;
-    if !ALLOWED_DIGESTS.contains(&digest.as_str()) {
+    if !conf.allowed_digests.contains(&digest) {
         return Err(bad());
     }
-    if !METHODS.contains(&t.method) || t.version != "v1" {
+    if !conf.allows_method(t.method) || t.version != "v1" {
         return Err(bad());
     }
     let container_root = matches!(t.method, "GET" | "HEAD") && p.prefix.as_deref() == Some("");
@@ -425,12 +416,18 @@ pub fn check_disallowed(method: &str, headers: &Headers) -> Result<(), Response>
     Ok(())
 }
 
-/// The request as it goes on: without the headers tempurl removes and with
+/// The request as it goes on: without the headers `conf` removes and with
 /// only the temporary-URL query parameters.
-pub fn clean_request(req: &Request, g: &Granted) -> Request {
+pub fn clean_request(conf: &TempUrlConfig, req: &Request, g: &Granted) -> Request {
     let mut out = req.clone();
-    for h in INCOMING_REMOVE {
-        out.headers.remove(h);
+    let removed: Vec<String> = out
+        .headers
+        .iter()
+        .filter(|(n, _)| conf.removes_incoming(n))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for h in removed {
+        out.headers.remove(&h);
     }
     // The token is not what authorizes this request.
     out.headers.remove("x-auth-token");
@@ -459,10 +456,12 @@ fn disposition(kind: &str, filename: &str) -> String {
     )
 }
 
-/// Applies tempurl's response rules: user metadata is hidden unless
-/// public, and a successful read gets `Content-Disposition` and `Expires`.
-/// `Err` when a container-root URL did not end in a static-web page.
+/// Applies tempurl's response rules: the headers `conf` removes (by
+/// default user metadata that is not public) go, and a successful read
+/// gets `Content-Disposition` and `Expires`. `Err` when a container-root
+/// URL did not end in a static-web page.
 pub fn finish(
+    conf: &TempUrlConfig,
     mut resp: Response,
     method: &str,
     account: &str,
@@ -472,8 +471,8 @@ pub fn finish(
     let hidden: Vec<String> = resp
         .headers
         .iter()
-        .map(|(n, _)| n.to_ascii_lowercase())
-        .filter(|n| n.starts_with(OUTGOING_REMOVE_PREFIX) && !n.starts_with(OUTGOING_ALLOW_PREFIX))
+        .filter(|(n, _)| conf.removes_outgoing(n))
+        .map(|(n, _)| n.to_string())
         .collect();
     for n in hidden {
         resp.headers.remove(&n);
@@ -514,7 +513,10 @@ pub fn finish(
 }
 
 /// The tempurl feature module.
-pub struct TempUrl;
+pub struct TempUrl {
+    /// Methods, header rules and digests in force.
+    pub conf: TempUrlConfig,
+}
 
 impl Feature for TempUrl {
     fn name(&self) -> &'static str {
@@ -531,42 +533,39 @@ impl Feature for TempUrl {
         req: &'a SwiftRequest,
         body: &'a mut BodySource<'_, '_>,
     ) -> LocalBoxFuture<'a, Response> {
-        Box::pin(serve(next, req, body))
+        Box::pin(serve(&self.conf, next, req, body))
     }
 }
 
 async fn keys(next: Next<'_>, req: &SwiftRequest) -> Result<(Vec<String>, Vec<String>), Response> {
-    let db = &next.proxy().db;
+    let proxy = next.proxy();
     let sp = &req.path;
-    let account_keys = match db.account_state(&sp.account).await {
-        Ok(AccountState::Active(info)) => keys_from_meta(
+    let account_keys = match &*proxy.get_account_info(req, &sp.account).await? {
+        AccountState::Active(info) => keys_from_meta(
             info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             "x-account-meta-",
         ),
-        Ok(_) => Vec::new(),
-        Err(e) => {
-            tracing::error!("tempurl account info: {e}");
-            return Err(Response::status(503));
-        }
+        _ => Vec::new(),
     };
     let container_keys = match sp.container.as_deref() {
-        Some(c) => match db.container_info(&sp.account, c).await {
-            Ok(Some(info)) if !info.deleted => keys_from_meta(
+        Some(c) => match proxy.get_container_info(req, &sp.account, c).await? {
+            Some(info) => keys_from_meta(
                 info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                 "x-container-meta-",
             ),
-            Ok(_) => Vec::new(),
-            Err(e) => {
-                tracing::error!("tempurl container info: {e}");
-                return Err(Response::status(503));
-            }
+            None => Vec::new(),
         },
         None => Vec::new(),
     };
     Ok((account_keys, container_keys))
 }
 
-async fn serve(next: Next<'_>, req: &SwiftRequest, body: &mut BodySource<'_, '_>) -> Response {
+async fn serve(
+    conf: &TempUrlConfig,
+    next: Next<'_>,
+    req: &SwiftRequest,
+    body: &mut BodySource<'_, '_>,
+) -> Response {
     let Some(params) = TempUrlParams::from_query(&req.head.query) else {
         return next.call(req, body).await;
     };
@@ -584,6 +583,7 @@ async fn serve(next: Next<'_>, req: &SwiftRequest, body: &mut BodySource<'_, '_>
         peer: req.head.peer.map(|p| p.ip()),
     };
     let granted = match check(
+        conf,
         &params,
         &target,
         &account_keys,
@@ -604,7 +604,7 @@ async fn serve(next: Next<'_>, req: &SwiftRequest, body: &mut BodySource<'_, '_>
         Scope::Container => sp.container.clone(),
     };
     let sub = SwiftRequest {
-        head: clean_request(&req.head, &granted),
+        head: clean_request(conf, &req.head, &granted),
         path: req.path.clone(),
         who: Rc::new(AuthResult::TempUrl {
             account: sp.account.clone(),
@@ -612,24 +612,19 @@ async fn serve(next: Next<'_>, req: &SwiftRequest, body: &mut BodySource<'_, '_>
         }),
         preauthed: false,
         source: None,
+        cache: req.cache.clone(),
     };
     let resp = next.call(&sub, body).await;
-    match finish(resp, req.method(), &sp.account, req.object(), &granted) {
+    match finish(
+        conf,
+        resp,
+        req.method(),
+        &sp.account,
+        req.object(),
+        &granted,
+    ) {
         Ok(r) | Err(r) => r,
     }
-}
-
-/// The `/info` entry.
-pub fn info() -> serde_json::Value {
-    serde_json::json!({
-        "methods": METHODS,
-        "incoming_remove_headers": INCOMING_REMOVE,
-        "incoming_allow_headers": [],
-        "outgoing_remove_headers": ["x-object-meta-*"],
-        "outgoing_allow_headers": ["x-object-meta-public-*"],
-        "allowed_digests": ALLOWED_DIGESTS,
-        "deprecated_digests": DEPRECATED_DIGESTS,
-    })
 }
 
 #[cfg(test)]
@@ -702,23 +697,40 @@ mod tests {
             expires_raw: Some(exp.to_string()),
             ..Default::default()
         };
-        let g = check(&p, &t, &[], &["k1".into(), "k2".into()], 0).expect("valid");
+        let g = check(
+            &TempUrlConfig::default(),
+            &p,
+            &t,
+            &[],
+            &["k1".into(), "k2".into()],
+            0,
+        )
+        .expect("valid");
         assert_eq!(g.scope, Scope::Container);
         assert_eq!(
-            check(&p, &t, &["k1".into()], &[], 0).unwrap_err().status,
+            check(&TempUrlConfig::default(), &p, &t, &["k1".into()], &[], 0)
+                .unwrap_err()
+                .status,
             401
         );
         let put = Target { method: "PUT", ..t };
-        assert!(check(&p, &put, &[], &["k2".into()], 0).is_err());
+        assert!(check(&TempUrlConfig::default(), &p, &put, &[], &["k2".into()], 0).is_err());
         let head = Target {
             method: "HEAD",
             ..put
         };
         assert!(
-            check(&p, &head, &[], &["k2".into()], 0).is_ok(),
+            check(&TempUrlConfig::default(), &p, &head, &[], &["k2".into()], 0).is_ok(),
             "HEAD with a GET URL"
         );
-        let late = check(&p, &head, &[], &["k2".into()], exp + 1);
+        let late = check(
+            &TempUrlConfig::default(),
+            &p,
+            &head,
+            &[],
+            &["k2".into()],
+            exp + 1,
+        );
         assert!(late.is_err());
     }
 }

@@ -99,15 +99,11 @@ impl Feature for VersionedWrites {
             }
             let info = match next
                 .proxy()
-                .db
-                .container_info(&req.path.account, req.container())
+                .get_container_info(req, &req.path.account, req.container())
                 .await
             {
-                Ok(i) => i.filter(|i| !i.deleted),
-                Err(e) => {
-                    tracing::error!("container info: {e}");
-                    return Response::status(503);
-                }
+                Ok(i) => i,
+                Err(r) => return r,
             };
             let Some(info) = info else {
                 return next.call(req, body).await;
