@@ -128,33 +128,21 @@ fn every_path_and_lane_count_matches_md5_on_random_lengths() {
 #[test]
 fn every_path_matches_md5_on_multi_mib_lanes_of_unequal_length() {
     let mut rng = StdRng::seed_from_u64(5);
-    // Equal and unequal, aligned and not, one empty.
-    let lens = [
-        2 << 20,
-        2 << 20,
-        (1 << 20) + 1,
-        3 << 20,
-        64 << 10,
-        0,
-        (2 << 20) - 63,
-        1 << 20,
-    ];
+    // Unequal, aligned and not, one empty; the longest runs on alone. Kept
+    // to a few MiB because the debug build's kernels are slow.
+    let lens = [(2 << 20) + 1, 1 << 20, (1 << 20) - 63, 64 << 10, 0, 2 << 20];
     let streams: Vec<Vec<u8>> = lens.iter().map(|&n| random_bytes(&mut rng, n)).collect();
     let want: Vec<[u8; 16]> = streams.iter().map(|s| reference(s)).collect();
     for isa in supported() {
-        // Every lane count is covered on short streams above; here the
-        // shapes that matter: alone, under and at each kernel's width.
-        for lanes in [1, 3, 4, 5, 8] {
-            let mut states = vec![Md5State::new(); lanes];
-            let mut jobs: Vec<(&mut Md5State, &[u8])> = states
-                .iter_mut()
-                .zip(&streams)
-                .map(|(st, s)| (st, s.as_slice()))
-                .collect();
-            update_many(isa, &mut jobs);
-            let got: Vec<[u8; 16]> = states.into_iter().map(Md5State::finalize).collect();
-            assert_eq!(got, want[..lanes], "{isa:?}, {lanes} lanes");
-        }
+        let mut states = vec![Md5State::new(); streams.len()];
+        let mut jobs: Vec<(&mut Md5State, &[u8])> = states
+            .iter_mut()
+            .zip(&streams)
+            .map(|(st, s)| (st, s.as_slice()))
+            .collect();
+        update_many(isa, &mut jobs);
+        let got: Vec<[u8; 16]> = states.into_iter().map(Md5State::finalize).collect();
+        assert_eq!(got, want, "{isa:?}");
     }
 }
 
