@@ -5,6 +5,8 @@
 
 use std::rc::Rc;
 
+use monoio::buf::IoBuf;
+
 use crate::common::timestamp::Timestamp;
 
 use super::metadata::{Metadata, MetadataError};
@@ -109,7 +111,7 @@ pub trait DiskFile {
 /// Streams a new object version to disk.
 pub trait DiskFileWriter {
     /// Appends the bytes of `buf`; the buffer comes back for reuse.
-    async fn write(&mut self, buf: Vec<u8>) -> (Result<(), DiskFileError>, Vec<u8>);
+    async fn write<B: IoBuf>(&mut self, buf: B) -> (Result<(), DiskFileError>, B);
 
     /// Bytes written so far.
     fn written(&self) -> u64;
@@ -126,12 +128,12 @@ pub trait DiskFileWriter {
 /// Writes `buf` at `*written` (the end of what a writer has written so far)
 /// and advances it: the append every layout's writer does for each body
 /// buffer. The buffer comes back for reuse either way.
-pub async fn append_at(
+pub async fn append_at<B: IoBuf>(
     file: &monoio::fs::File,
-    buf: Vec<u8>,
+    buf: B,
     written: &mut u64,
-) -> (Result<(), DiskFileError>, Vec<u8>) {
-    let len = buf.len() as u64;
+) -> (Result<(), DiskFileError>, B) {
+    let len = buf.bytes_init() as u64;
     let (res, buf) = file.write_all_at(buf, *written).await;
     match res {
         Ok(()) => {

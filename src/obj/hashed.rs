@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use bytes::Bytes;
+use monoio::buf::IoBuf;
 use monoio::fs::{File, OpenOptions};
 
 use crate::common::hash::{hash_hex, hash_path, partition, HashConf};
@@ -438,7 +439,7 @@ pub struct HashedWriter {
 }
 
 impl DiskFileWriter for HashedWriter {
-    async fn write(&mut self, buf: Vec<u8>) -> (Result<(), DiskFileError>, Vec<u8>) {
+    async fn write<B: IoBuf>(&mut self, buf: B) -> (Result<(), DiskFileError>, B) {
         let Some(file) = self.file.as_ref() else {
             return (Err(io::Error::other("writer already closed").into()), buf);
         };

@@ -17,6 +17,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use monoio::buf::IoBuf;
 use monoio::fs::File;
 
 use crate::common::hash::{hash_hex, hash_path, HashConf};
@@ -510,8 +511,8 @@ pub struct OnfileWriter {
 }
 
 impl DiskFileWriter for OnfileWriter {
-    async fn write(&mut self, buf: Vec<u8>) -> (Result<(), DiskFileError>, Vec<u8>) {
-        if buf.is_empty() {
+    async fn write<B: IoBuf>(&mut self, buf: B) -> (Result<(), DiskFileError>, B) {
+        if buf.bytes_init() == 0 {
             return (Ok(()), buf);
         }
         let Some(file) = self.tmp.as_ref().and_then(|t| t.file.as_ref()) else {

@@ -2,17 +2,71 @@
 //! CRC32 for the footer) and append it to a [`DiskFileWriter`].
 //!
 //! MD5 is the PUT bottleneck (`../shared/DESIGN.md`): one core hashes
-//! ~500 MB/s, so every microsecond the worker spends waiting for a socket or
-//! a file write is lost throughput. The loop keeps two buffers: while buffer
-//! `A` is being written, buffer `B` is received and hashed. The write and
-//! the receive are submitted to the kernel together, so a write the kernel
-//! hands to an io-wq thread runs on another core while this one hashes.
+//! ~450 MB/s, so every microsecond the worker spends waiting for a socket or
+//! a file write is lost throughput. Two things follow:
+//!
+//! - Two buffers are in flight. While buffer `A` is written, buffer `B` is
+//!   received, then `A` is hashed. The write and the receive are submitted
+//!   to the kernel together, so a write the kernel hands to an io-wq thread
+//!   (ext4 does) copies on another core while this one hashes.
+//! - Hashing goes through the worker's [`Md5Batcher`]: buffers that other
+//!   uploads on the same worker queued while this one awaited its receive
+//!   are hashed together in SIMD lanes (up to 8 with AVX2), so concurrent
+//!   uploads on one core are not capped at one stream's MD5 speed. A lone
+//!   upload is hashed on the scalar path at once.
 
-use md5::{Digest, Md5};
+use std::rc::Rc;
+
+use monoio::buf::IoBuf;
 
 use super::diskfile::{DiskFileError, DiskFileWriter};
 use crate::common::buffers;
+use crate::common::md5x::{BatchStats, Md5Batcher, Md5State};
 use crate::http::{BodyError, BodySource};
+
+thread_local! {
+    /// One batcher per worker thread: uploads on other workers never share
+    /// lanes with this one's.
+    static MD5_BATCHER: Md5Batcher<SharedBuf> = Md5Batcher::new();
+}
+
+/// Hashing counters of this thread's batcher (buffers hashed, how many of
+/// them shared a SIMD pass with another upload's).
+pub fn md5_batch_stats() -> BatchStats {
+    MD5_BATCHER.with(Md5Batcher::stats)
+}
+
+/// A received buffer shared by the file write in flight and the hash
+/// queue, so neither has to copy it.
+#[derive(Clone)]
+struct SharedBuf(Rc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBuf {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+// SAFETY: the bytes live in the Vec's heap allocation, which does not move
+// or change while any clone of the Rc exists (nothing can get `&mut` to it
+// through a shared Rc), and `len` bytes of it are initialized.
+unsafe impl IoBuf for SharedBuf {
+    fn read_ptr(&self) -> *const u8 {
+        self.0.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl SharedBuf {
+    /// The Vec back for reuse once every other clone is gone; otherwise a
+    /// fresh pooled buffer.
+    fn reclaim(self, capacity: usize) -> Vec<u8> {
+        Rc::try_unwrap(self.0).unwrap_or_else(|_| buffers::take(capacity))
+    }
+}
 
 /// What the object server needs to know about a body it stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,21 +94,6 @@ pub enum ReceiveError {
     Disk(#[from] DiskFileError),
 }
 
-/// Running digests of the bytes received so far, in order.
-struct Digests {
-    md5: Md5,
-    crc: crc32fast::Hasher,
-    size: u64,
-}
-
-impl Digests {
-    fn update(&mut self, buf: &[u8]) {
-        self.md5.update(buf);
-        self.crc.update(buf);
-        self.size += buf.len() as u64;
-    }
-}
-
 /// Receives the whole body into `writer`, with buffers of `buf_size` bytes,
 /// refusing to store more than `max_size` bytes.
 pub async fn receive_body<W: DiskFileWriter>(
@@ -63,39 +102,40 @@ pub async fn receive_body<W: DiskFileWriter>(
     buf_size: usize,
     max_size: u64,
 ) -> Result<Received, ReceiveError> {
-    let mut digests = Digests {
-        md5: Md5::new(),
-        crc: crc32fast::Hasher::new(),
-        size: 0,
-    };
+    let batcher = MD5_BATCHER.with(Md5Batcher::clone);
+    let mut md5 = Md5State::new();
+    let mut crc = crc32fast::Hasher::new();
+    let mut size = 0u64;
     let (res, mut filled) = body.read(buffers::take(buf_size)).await;
     let mut spare = buffers::take(buf_size);
-    let mut result = res.map_err(ReceiveError::from).map(|n| {
-        digests.update(&filled);
-        n
-    });
-    // `filled` holds hashed bytes not yet written; `spare` is free.
+    let mut result = res.map_err(ReceiveError::from);
+    // `filled` holds received bytes not yet hashed or written; `spare` is free.
     while let Ok(n) = result {
         if n == 0 {
             break;
         }
-        if digests.size > max_size {
+        size += filled.len() as u64;
+        if size > max_size {
             result = Err(ReceiveError::TooLarge(max_size));
             break;
         }
+        crc.update(&filled);
+        let shared = SharedBuf(Rc::new(filled));
+        let ticket = batcher.submit(md5, shared.clone());
         spare.clear();
-        let read_and_hash = async {
+        // Hashing waits for the receive, so that other uploads' buffers
+        // queued meanwhile join the same pass, and runs while the write
+        // may still be in flight.
+        let receive_then_hash = async {
             let (res, buf) = body.read(spare).await;
-            if let Ok(n) = res {
-                if n > 0 {
-                    digests.update(&buf);
-                }
-            }
-            (res, buf)
+            let (md5, hashed) = ticket.wait();
+            drop(hashed);
+            (res, buf, md5)
         };
-        let ((written, was_filled), (read, now_filled)) =
-            monoio::join!(writer.write(filled), read_and_hash);
-        spare = was_filled;
+        let ((written, was_filled), (read, now_filled, hashed_md5)) =
+            monoio::join!(writer.write(shared), receive_then_hash);
+        md5 = hashed_md5;
+        spare = was_filled.reclaim(buf_size);
         filled = now_filled;
         result = match (written, read) {
             (Err(e), _) => Err(e.into()),
@@ -105,10 +145,11 @@ pub async fn receive_body<W: DiskFileWriter>(
     buffers::give(filled);
     buffers::give(spare);
     result?;
-    debug_assert_eq!(digests.size, writer.written());
+    debug_assert_eq!(size, writer.written());
+    debug_assert_eq!(size, md5.len());
     Ok(Received {
-        etag: hex::encode(digests.md5.finalize()),
-        crc32: digests.crc.finalize(),
-        size: digests.size,
+        etag: hex::encode(md5.finalize()),
+        crc32: crc.finalize(),
+        size,
     })
 }

@@ -237,7 +237,16 @@ async fn worker_main<H, F>(
             "shutdown grace over; dropping connections"
         );
     } else {
-        info!(worker = id, "worker stopped");
+        // Whether uploads on this worker met in SIMD lanes under the load
+        // it saw: the figure that says if multi-buffer MD5 paid off.
+        let md5 = crate::obj::receive::md5_batch_stats();
+        info!(
+            worker = id,
+            md5_jobs = md5.jobs,
+            md5_batched = md5.batched,
+            md5_passes = md5.passes,
+            "worker stopped"
+        );
     }
 }
 
