@@ -1,20 +1,24 @@
 //! Backend requests to other nodes over HTTP: pooled keep-alive
 //! connections to each peer's backend listener, a connect timeout and a
-//! node timeout, and the streaming side of replicated writes (one body sent
-//! to several object servers at once).
+//! node timeout, the streaming side of replicated writes (one body sent
+//! to several object servers at once), and object bodies streamed back
+//! from a peer as the client reads them.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::client::conn::{ClientConn, ClientError, ResponseHead};
-use crate::http::{Headers, Response};
+use crate::http::stream::{BodyStream, LocalBoxFuture, StreamBody};
+use crate::http::{Body, Headers, Response};
 
 /// Characters escaped in backend paths (Swift's `quote` keeps `/`).
 const PATH: &AsciiSet = &CONTROLS
@@ -128,9 +132,9 @@ fn request_head(
     out
 }
 
-/// A backend's whole answer (bodies of backend answers the proxy relays
-/// are read into memory).
-pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
+/// A backend answer's status and headers as a response without a body
+/// (the connection's own framing headers dropped).
+fn head_response(head: &ResponseHead) -> Response {
     let mut r = Response::empty(head.status);
     for (n, v) in &head.headers {
         if matches!(
@@ -143,6 +147,12 @@ pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
         r.headers
             .append(crate::http::headers::title_case(n), v.clone());
     }
+    r
+}
+
+/// A backend's whole answer, its body read into memory.
+pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
+    let mut r = head_response(head);
     if !body.is_empty() {
         r.body = crate::http::Body::Bytes(body);
     } else if let Some(len) = head.header("content-length") {
@@ -152,9 +162,87 @@ pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
     r
 }
 
+/// Idle keep-alive connections by peer, shared with the bodies still
+/// being read from a peer (they return their connection when done).
+type Idle = Rc<RefCell<HashMap<SocketAddr, Vec<ClientConn>>>>;
+
+/// Pools `conn` for the next request to `addr`, unless the peer closed it.
+fn release(idle: &Idle, addr: SocketAddr, conn: ClientConn) {
+    if conn.is_closed() {
+        return;
+    }
+    let mut idle = idle.borrow_mut();
+    let list = idle.entry(addr).or_default();
+    // A few idle connections per peer are enough for one worker.
+    if list.len() < 16 {
+        list.push(conn);
+    }
+}
+
+/// An object body read from a peer's connection as the client takes it:
+/// each read waits at most the node timeout; a body that ends early is an
+/// error (the client's response is cut short and its connection closed).
+/// The connection goes back to the pool only once the whole body was read;
+/// dropped earlier (the client went away), it is closed.
+struct RemoteBody {
+    conn: Option<ClientConn>,
+    left: u64,
+    addr: SocketAddr,
+    idle: Idle,
+    /// The peer said `Connection: close`.
+    close_after: bool,
+}
+
+impl RemoteBody {
+    async fn next(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let Some(conn) = self.conn.as_mut() else {
+            return (Ok(0), buf);
+        };
+        if self.left == 0 {
+            return (Ok(0), buf);
+        }
+        if buf.capacity() == buf.len() {
+            buf.reserve(64 * 1024);
+        }
+        let max = usize::try_from(self.left).unwrap_or(usize::MAX);
+        let (res, buf) = conn.read_some(buf, max).await;
+        let err = match res {
+            Ok(0) => io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "backend closed the connection with {} bytes to go",
+                    self.left
+                ),
+            ),
+            Ok(n) => {
+                self.left -= n as u64;
+                if self.left == 0 {
+                    if let Some(mut conn) = self.conn.take() {
+                        if self.close_after {
+                            conn.mark_closed();
+                        }
+                        release(&self.idle, self.addr, conn);
+                    }
+                }
+                return (Ok(n), buf);
+            }
+            Err(e) => io::Error::other(e.to_string()),
+        };
+        tracing::warn!(addr = %self.addr, "object body from backend cut short: {err}");
+        self.conn = None;
+        (Err(err), buf)
+    }
+}
+
+impl BodyStream for RemoteBody {
+    fn read(&mut self, buf: Vec<u8>) -> LocalBoxFuture<'_, (io::Result<usize>, Vec<u8>)> {
+        Box::pin(self.next(buf))
+    }
+}
+
 /// Pooled connections to the peers of one worker.
 pub struct Peers {
-    idle: RefCell<HashMap<SocketAddr, Vec<ClientConn>>>,
+    idle: Idle,
     conn_timeout: Duration,
     node_timeout: Duration,
 }
@@ -163,7 +251,7 @@ impl Peers {
     /// A pool with Swift's `conn_timeout` and `node_timeout`.
     pub fn new(conn_timeout: Duration, node_timeout: Duration) -> Self {
         Peers {
-            idle: RefCell::new(HashMap::new()),
+            idle: Rc::new(RefCell::new(HashMap::new())),
             conn_timeout,
             node_timeout,
         }
@@ -187,12 +275,75 @@ impl Peers {
     }
 
     fn put_back(&self, addr: SocketAddr, conn: ClientConn) {
-        if !conn.is_closed() {
-            let mut idle = self.idle.borrow_mut();
-            let list = idle.entry(addr).or_default();
-            // A few idle connections per peer are enough for one worker.
-            if list.len() < 16 {
-                list.push(conn);
+        release(&self.idle, addr, conn);
+    }
+
+    /// Sends a bodiless request and answers as soon as the head arrived: a
+    /// successful GET's body is streamed from the peer's connection as the
+    /// client reads it (unless it is all here already); any other answer
+    /// is read whole. A pooled connection the peer has meanwhile closed is
+    /// retried once on a fresh one.
+    pub async fn fetch(
+        &self,
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &Headers,
+    ) -> Result<Response, ClientError> {
+        let out = request_head(method, path, addr, headers, Framing::None, false);
+        if let Some(mut conn) = self.pooled(addr) {
+            if conn.write_all(out.clone()).await.is_ok() {
+                if let Ok(head) = conn.read_head().await {
+                    return self.answer(addr, conn, method, head).await;
+                }
+            }
+        }
+        let mut conn = self.connect(addr).await?;
+        conn.write_all(out).await?;
+        let head = conn.read_head().await?;
+        self.answer(addr, conn, method, head).await
+    }
+
+    async fn answer(
+        &self,
+        addr: SocketAddr,
+        mut conn: ClientConn,
+        method: &str,
+        head: ResponseHead,
+    ) -> Result<Response, ClientError> {
+        let len = head
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let chunked = head.header("transfer-encoding").is_some();
+        match len {
+            Some(len)
+                if method == "GET"
+                    && (200..300).contains(&head.status)
+                    && !chunked
+                    && len > conn.buffered() as u64 =>
+            {
+                let mut r = head_response(&head);
+                let close_after = head
+                    .header("connection")
+                    .is_some_and(|c| c.eq_ignore_ascii_case("close"));
+                r.body = Body::Stream(StreamBody {
+                    len,
+                    stream: Box::new(RemoteBody {
+                        conn: Some(conn),
+                        left: len,
+                        addr,
+                        idle: Rc::clone(&self.idle),
+                        close_after,
+                    }),
+                });
+                Ok(r)
+            }
+            _ => {
+                let mut body = Vec::new();
+                conn.read_body(method, &head, &mut |b| body.extend_from_slice(b))
+                    .await?;
+                self.put_back(addr, conn);
+                Ok(to_response(&head, body))
             }
         }
     }

@@ -77,8 +77,8 @@ async fn send_one(
         Some(t.container),
         Some(t.object),
     );
-    match peers.request(addr, method, &path, headers, &[]).await {
-        Ok((head, body)) => Some(to_response(&head, body)),
+    match peers.fetch(addr, method, &path, headers).await {
+        Ok(r) => Some(r),
         Err(e) => {
             tracing::warn!(%addr, method, "object backend request failed: {e}");
             None

@@ -1,0 +1,338 @@
+#!/usr/bin/env python3
+"""A paco proxy in front of real Swift account, container and object servers.
+
+Run with the conformance venv's Python (Swift 2.38.3 and python-swiftclient):
+
+    .venv-conformance/bin/python scripts/swift_storage_interop.py --paco target/debug/paco
+
+The other direction of scripts/swift_proxy_interop.py: starts Swift's
+account-server, container-server and object-server (devices in a temp dir,
+mount_check off), builds their rings with the real swift-ring-builder (the
+object ring with two devices and two replicas, so paco's replicated writes and
+reads meet Swift's object server), starts a paco node whose [cluster] swift_dir
+holds those rings and none of its own devices, and drives paco's proxy with
+python-swiftclient: container creation, uploads (small, 3 MiB, a segmented
+SLO), byte-compared downloads, ranged reads, metadata POST, listings with
+prefix and delimiter, deletes. What paco wrote must be on Swift's disks: the
+object is read back straight from Swift's object server too. Prints one line
+per check and a closing 'N passed, N failed' line; exits non-zero on any
+failure.
+
+Swift's object server keeps metadata in user xattrs, so the temp dir must be
+on a filesystem that has them; the script says so and stops if it does not.
+"""
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+from swiftclient import client as sc
+
+PREFIX, SUFFIX = "storage-interop-pre", "storage-interop-suf"
+SERVERS = ("account", "container", "object")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited early (status %s)" % (what, proc.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("%s did not listen on %d" % (what, port))
+
+
+def has_user_xattrs(path):
+    probe = os.path.join(path, "xattr-probe")
+    with open(probe, "w"):
+        pass
+    try:
+        os.setxattr(probe, "user.swift.probe", b"1")
+        return os.getxattr(probe, "user.swift.probe") == b"1"
+    except OSError:
+        return False
+    finally:
+        os.unlink(probe)
+
+
+class Run:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, label, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok   " + label)
+        else:
+            self.failed += 1
+            print("FAIL %s %s" % (label, detail))
+
+
+def show_logs(work):
+    for name in ("paco",) + SERVERS:
+        path = os.path.join(work, name + ".log")
+        if os.path.exists(path):
+            print("--- %s.log (tail) ---" % name)
+            with open(path, errors="replace") as f:
+                print("".join(f.readlines()[-30:]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paco", required=True)
+    args = ap.parse_args()
+    procs = []
+    with tempfile.TemporaryDirectory(prefix="paco-swift-storage.") as work:
+        try:
+            return scenario(os.path.abspath(args.paco), work, procs)
+        except Exception as e:
+            print("FAIL set-up or client error: %r" % (e,))
+            show_logs(work)
+            print("0 passed, 1 failed")
+            return 1
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+            for p in procs:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+def start_swift_servers(work, procs):
+    """Swift's three storage servers, each in its own process; returns ports."""
+    devices = os.path.join(work, "srv")
+    for dev in ("sda1", "sdb1"):
+        os.makedirs(os.path.join(devices, dev))
+    if not has_user_xattrs(devices):
+        raise RuntimeError(
+            "%s has no user xattrs; Swift's object server needs them (set TMPDIR "
+            "to a directory on ext4/xfs)" % devices)
+    ports, started = {}, []
+    for server in SERVERS:
+        port = free_port()
+        ports[server] = port
+        conf = os.path.join(work, server + "-server.conf")
+        with open(conf, "w") as f:
+            f.write(textwrap.dedent("""
+                [DEFAULT]
+                swift_dir = %(work)s
+                devices = %(devices)s
+                mount_check = false
+                bind_ip = 127.0.0.1
+                bind_port = %(port)d
+                workers = 0
+                user = %(user)s
+                log_level = INFO
+                [pipeline:main]
+                pipeline = %(server)s-server
+                [app:%(server)s-server]
+                use = egg:swift#%(server)s
+                [%(server)s-updater]
+                [%(server)s-replicator]
+                [%(server)s-auditor]
+            """ % {"work": work, "devices": devices, "port": port,
+                   "user": _user(), "server": server}))
+        log = open(os.path.join(work, server + ".log"), "w")
+        exe = os.path.join(os.path.dirname(sys.executable), "swift-%s-server" % server)
+        p = subprocess.Popen([sys.executable, exe, conf, "-v"], stdout=log,
+                             stderr=subprocess.STDOUT)
+        procs.append(p)
+        started.append((server, p))
+    for server, p in started:
+        wait_port(ports[server], p, "swift %s-server" % server)
+    return ports
+
+
+def _user():
+    import pwd
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def build_rings(work, ports):
+    srb = os.path.join(os.path.dirname(sys.executable), "swift-ring-builder")
+    for ring in SERVERS:
+        b = os.path.join(work, ring + ".builder")
+        devs = ["sda1", "sdb1"] if ring == "object" else ["sda1"]
+        subprocess.run([srb, b, "create", "6", str(len(devs)), "1"], check=True,
+                       capture_output=True)
+        for i, dev in enumerate(devs):
+            subprocess.run([srb, b, "add", "r1z%d-127.0.0.1:%d/%s" % (i + 1, ports[ring], dev),
+                            "1"], check=True, capture_output=True)
+        subprocess.run([srb, b, "rebalance"], capture_output=True)
+        if not os.path.exists(os.path.join(work, ring + ".ring.gz")):
+            raise RuntimeError("swift-ring-builder wrote no %s ring" % ring)
+
+
+def start_paco(paco, work, procs):
+    with open(os.path.join(work, "paco.toml"), "w") as f:
+        f.write('bind = "127.0.0.1:0"\nbackend_bind = "127.0.0.1:%d"\n'
+                'data_dir = "%s"\n[swift_hash]\nprefix = "%s"\nsuffix = "%s"\n'
+                '[cluster]\nswift_dir = "%s"\nnode_timeout_ms = 5000\n'
+                % (free_port(), os.path.join(work, "paco-data"), PREFIX, SUFFIX, work))
+    log = open(os.path.join(work, "paco.log"), "w")
+    node = subprocess.Popen([paco, "serve", "--config", os.path.join(work, "paco.toml"),
+                             "--workers", "1", "--no-pin"],
+                            stdout=subprocess.PIPE, stderr=log, text=True)
+    procs.append(node)
+    line = node.stdout.readline()
+    if "paco listening on" not in line:
+        raise RuntimeError("paco did not start: %r" % line)
+    return line.strip().rsplit(" ", 1)[-1]
+
+
+def swift_object(work, obj_port, account, container, obj):
+    """GETs an object straight from Swift's object server (first primary)."""
+    from swift.common.ring import Ring
+    ring = Ring(work, ring_name="object")
+    part, nodes = ring.get_nodes(account, container, obj)
+    node = nodes[0]
+    c = http.client.HTTPConnection("127.0.0.1", obj_port, timeout=10)
+    from urllib.parse import quote
+    c.request("GET", quote("/%s/%d/%s/%s/%s" % (node["device"], part, account, container, obj)),
+              headers={"X-Backend-Storage-Policy-Index": "0"})
+    resp = c.getresponse()
+    body = resp.read()
+    c.close()
+    return resp.status, body
+
+
+def scenario(paco, work, procs):
+    with open(os.path.join(work, "swift.conf"), "w") as f:
+        f.write("[swift-hash]\nswift_hash_path_prefix = %s\nswift_hash_path_suffix = %s\n"
+                "[storage-policy:0]\nname = gold\ndefault = yes\n" % (PREFIX, SUFFIX))
+    from swift.common import utils
+    utils.set_swift_dir(work)
+    ports = start_swift_servers(work, procs)
+    build_rings(work, ports)
+    paco_url = start_paco(paco, work, procs)
+
+    r = Run()
+    conn = sc.Connection(authurl=paco_url + "/auth/v1.0", user="test:tester", key="testing",
+                         retries=0)
+    url, _ = conn.get_auth()
+    account = url.rsplit("/", 1)[-1]
+
+    conn.put_container("photos", headers={"X-Container-Meta-Owner": "me"})
+    h = conn.head_container("photos")
+    r.check("container PUT/HEAD with metadata", h.get("x-container-meta-owner") == "me", h)
+
+    small = b"hello from paco's proxy"
+    big = os.urandom(3 * 1024 * 1024 + 5)
+    etag = conn.put_object("photos", "cat/1.txt", small, content_type="text/plain",
+                           headers={"X-Object-Meta-Color": "tabby"})
+    r.check("small upload etag", etag == hashlib.md5(small).hexdigest(), etag)
+    etag = conn.put_object("photos", "big.bin", big)
+    r.check("3 MiB upload etag", etag == hashlib.md5(big).hexdigest(), etag)
+    chunks = (big[i:i + 100000] for i in range(0, 400000, 100000))
+    etag = conn.put_object("photos", "chunked.bin", chunks)
+    r.check("chunked upload (no Content-Length)",
+            etag == hashlib.md5(big[:400000]).hexdigest(), etag)
+
+    h, body = conn.get_object("photos", "cat/1.txt")
+    r.check("download", body == small and h.get("x-object-meta-color") == "tabby"
+            and h.get("content-type") == "text/plain", h)
+    h, body = conn.get_object("photos", "big.bin")
+    r.check("3 MiB download, byte for byte", body == big
+            and h.get("etag", "").strip('"') == hashlib.md5(big).hexdigest(), h)
+    h, body = conn.get_object("photos", "big.bin", headers={"Range": "bytes=10-19"})
+    r.check("ranged read", body == big[10:20]
+            and h.get("content-range", "").startswith("bytes 10-19/"), h)
+    h, body = conn.get_object("photos", "big.bin", headers={"Range": "bytes=0-0,-3"})
+    r.check("multi-range read",
+            h.get("content-type", "").startswith("multipart/byteranges")
+            and big[:1] in body and big[-3:] in body, h)
+    status, body = swift_object(work, ports["object"], account, "photos", "big.bin")
+    r.check("Swift's object server holds what paco wrote", status == 200 and body == big, status)
+
+    conn.post_object("photos", "cat/1.txt", headers={"X-Object-Meta-Color": "black"})
+    h = conn.head_object("photos", "cat/1.txt")
+    r.check("object POST metadata", h.get("x-object-meta-color") == "black", h)
+    try:
+        conn.get_object("photos", "cat/1.txt", headers={"If-None-Match": h["etag"]})
+        r.check("conditional GET (If-None-Match)", False, "no 304")
+    except sc.ClientException as e:
+        r.check("conditional GET (If-None-Match)", e.http_status == 304, e)
+
+    # A segmented large object: segments and an SLO manifest.
+    conn.put_container("photos_segments")
+    seg_data = [os.urandom(1024 * 1024 + i) for i in range(3)]
+    manifest = []
+    for i, data in enumerate(seg_data):
+        name = "movie/%03d" % i
+        e = conn.put_object("photos_segments", name, data)
+        manifest.append({"path": "/photos_segments/" + name, "etag": e, "size_bytes": len(data)})
+    conn.put_object("photos", "movie.mp4", json.dumps(manifest),
+                    query_string="multipart-manifest=put")
+    whole = b"".join(seg_data)
+    h, body = conn.get_object("photos", "movie.mp4")
+    r.check("SLO download, byte for byte", body == whole
+            and h.get("x-static-large-object") == "True", len(body))
+    h, body = conn.get_object("photos", "movie.mp4",
+                              headers={"Range": "bytes=%d-%d" % (len(whole) - 2000000, len(whole) - 1)})
+    r.check("SLO ranged read across segments", body == whole[-2000000:], len(body))
+
+    _, listing = conn.get_container("photos")
+    names = [o["name"] for o in listing]
+    r.check("container listing", names == ["big.bin", "cat/1.txt", "chunked.bin", "movie.mp4"], names)
+    sizes = {o["name"]: o["bytes"] for o in listing}
+    r.check("listing sizes from Swift's container updates",
+            sizes.get("big.bin") == len(big) and sizes.get("cat/1.txt") == len(small), sizes)
+    _, listing = conn.get_container("photos", delimiter="/")
+    r.check("listing with delimiter",
+            [o.get("name") or o.get("subdir") for o in listing]
+            == ["big.bin", "cat/", "chunked.bin", "movie.mp4"], listing)
+    _, listing = conn.get_container("photos", prefix="cat/")
+    r.check("listing with prefix", [o["name"] for o in listing] == ["cat/1.txt"], listing)
+    h, containers = conn.get_account()
+    r.check("account listing", [c["name"] for c in containers] == ["photos", "photos_segments"],
+            containers)
+
+    conn.delete_object("photos", "movie.mp4", query_string="multipart-manifest=delete")
+    _, segs = conn.get_container("photos_segments")
+    r.check("SLO delete removes the segments", segs == [], segs)
+    for name in ("cat/1.txt", "big.bin", "chunked.bin"):
+        conn.delete_object("photos", name)
+    try:
+        conn.head_object("photos", "big.bin")
+        r.check("object DELETE", False, "still there")
+    except sc.ClientException as e:
+        r.check("object DELETE", e.http_status == 404, e)
+    status, _ = swift_object(work, ports["object"], account, "photos", "big.bin")
+    r.check("Swift's object server has the tombstone", status == 404, status)
+    _, listing = conn.get_container("photos")
+    r.check("listing empty after deletes", listing == [], listing)
+    conn.delete_container("photos")
+    conn.delete_container("photos_segments")
+    _, containers = conn.get_account()
+    r.check("container DELETE", containers == [], containers)
+
+    if r.failed:
+        show_logs(work)
+    print("swift storage interop: %d passed, %d failed" % (r.passed, r.failed))
+    print("%d passed, %d failed" % (r.passed, r.failed))
+    return 1 if r.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
