@@ -33,6 +33,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from urllib.parse import quote
 
 from swiftclient import client as sc
 
@@ -201,20 +202,32 @@ def start_paco(paco, work, procs):
     return line.strip().rsplit(" ", 1)[-1]
 
 
-def swift_object(work, obj_port, account, container, obj):
-    """GETs an object straight from Swift's object server (first primary)."""
+def swift_backend(work, ring_name, names, query=""):
+    """GETs straight from the first primary Swift server of `names` in
+    `ring_name`; returns (status, headers, body)."""
     from swift.common.ring import Ring
-    ring = Ring(work, ring_name="object")
-    part, nodes = ring.get_nodes(account, container, obj)
+    ring = Ring(work, ring_name=ring_name)
+    part, nodes = ring.get_nodes(*names)
     node = nodes[0]
-    c = http.client.HTTPConnection("127.0.0.1", obj_port, timeout=10)
-    from urllib.parse import quote
-    c.request("GET", quote("/%s/%d/%s/%s/%s" % (node["device"], part, account, container, obj)),
-              headers={"X-Backend-Storage-Policy-Index": "0"})
+    path = quote("/%s/%d/%s" % (node["device"], part, "/".join(names)))
+    c = http.client.HTTPConnection(node["ip"], node["port"], timeout=10)
+    c.request("GET", path + query, headers={"X-Backend-Storage-Policy-Index": "0"})
     resp = c.getresponse()
     body = resp.read()
     c.close()
-    return resp.status, body
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+
+
+def swift_object(work, account, container, obj):
+    """GETs an object straight from Swift's object server (first primary)."""
+    status, _, body = swift_backend(work, "object", (account, container, obj))
+    return status, body
+
+
+def swift_listing(work, account, container):
+    """The object rows of a container on Swift's container server."""
+    status, _, body = swift_backend(work, "container", (account, container), "?format=json")
+    return json.loads(body) if status == 200 else status
 
 
 def scenario(paco, work, procs):
@@ -262,7 +275,7 @@ def scenario(paco, work, procs):
     r.check("multi-range read",
             h.get("content-type", "").startswith("multipart/byteranges")
             and big[:1] in body and big[-3:] in body, h)
-    status, body = swift_object(work, ports["object"], account, "photos", "big.bin")
+    status, body = swift_object(work, account, "photos", "big.bin")
     r.check("Swift's object server holds what paco wrote", status == 200 and body == big, status)
 
     conn.post_object("photos", "cat/1.txt", headers={"X-Object-Meta-Color": "black"})
@@ -273,6 +286,52 @@ def scenario(paco, work, procs):
         r.check("conditional GET (If-None-Match)", False, "no 304")
     except sc.ClientException as e:
         r.check("conditional GET (If-None-Match)", e.http_status == 304, e)
+
+    try:
+        conn.put_object("photos", "cat/1.txt", b"clobber", headers={"If-None-Match": "*"})
+        r.check("PUT If-None-Match: * on an existing object", False, "no 412")
+    except sc.ClientException as e:
+        r.check("PUT If-None-Match: * on an existing object", e.http_status == 412, e)
+    try:
+        conn.get_object("photos", "nope")
+        r.check("GET of a missing object", False, "no 404")
+    except sc.ClientException as e:
+        r.check("GET of a missing object", e.http_status == 404, e)
+    conn.put_object("photos", "over.txt", b"first")
+    conn.put_object("photos", "over.txt", b"second version")
+    h, body = conn.get_object("photos", "over.txt", headers={"X-Newest": "true"})
+    r.check("overwrite, read with X-Newest", body == b"second version", body)
+    conn.put_object("photos", "copy.bin", None, headers={"X-Copy-From": "photos/big.bin"})
+    h, body = conn.get_object("photos", "copy.bin")
+    r.check("server-side copy of the 3 MiB object", body == big, len(body))
+
+    # Expiry: Swift's object server queues it in the task container paco's
+    # proxy names (the one Swift's own proxy would name), and stops
+    # serving the object once it is due.
+    conn.put_object("photos", "expiring.txt", b"soon gone", headers={"X-Delete-After": "3"})
+    h = conn.head_object("photos", "expiring.txt")
+    delete_at = int(h.get("x-delete-at", "0"))
+    r.check("X-Delete-After becomes X-Delete-At", delete_at > time.time(), h)
+    from swift.obj.expirer import ExpirerConfig
+    from swift.common.ring import Ring
+    exp = ExpirerConfig({}, container_ring=Ring(work, ring_name="container"))
+    _, task_nodes, task = exp.get_delete_at_nodes(delete_at, account, "photos", "expiring.txt")
+    rows = swift_listing(work, ".expiring_objects", task)
+    want = "%010d-%s/photos/expiring.txt" % (delete_at, account)
+    r.check("expiry queued in Swift's .expiring_objects/%s" % task,
+            isinstance(rows, list) and [o["name"] for o in rows] == [want], rows)
+
+    # Container updates reach Swift's container server (sent by Swift's
+    # object servers to the hosts paco's proxy named), POST's new
+    # Content-Type too.
+    conn.post_object("photos", "over.txt", headers={"Content-Type": "text/x-over"})
+    rows = swift_listing(work, account, "photos")
+    got = {o["name"]: (o["bytes"], o["content_type"]) for o in rows} if isinstance(rows, list) else rows
+    r.check("Swift's container server lists paco's writes",
+            isinstance(got, dict) and got.get("big.bin") == (len(big), "application/octet-stream")
+            and got.get("over.txt") == (len(b"second version"), "text/x-over")
+            and set(got) == {"big.bin", "cat/1.txt", "chunked.bin", "copy.bin", "expiring.txt",
+                             "over.txt"}, got)
 
     # A segmented large object: segments and an SLO manifest.
     conn.put_container("photos_segments")
@@ -292,16 +351,33 @@ def scenario(paco, work, procs):
                               headers={"Range": "bytes=%d-%d" % (len(whole) - 2000000, len(whole) - 1)})
     r.check("SLO ranged read across segments", body == whole[-2000000:], len(body))
 
+    wait = delete_at + 1 - time.time()
+    if wait > 0:
+        time.sleep(wait)
+    try:
+        conn.get_object("photos", "expiring.txt")
+        r.check("expired object is gone", False, "still served")
+    except sc.ClientException as e:
+        r.check("expired object is gone", e.http_status == 404, e)
+    try:
+        # No expirer runs here: the tombstone keeps it out of the listings.
+        conn.delete_object("photos", "expiring.txt")
+    except sc.ClientException as e:
+        if e.http_status != 404:
+            raise
+
     _, listing = conn.get_container("photos")
     names = [o["name"] for o in listing]
-    r.check("container listing", names == ["big.bin", "cat/1.txt", "chunked.bin", "movie.mp4"], names)
+    r.check("container listing",
+            names == ["big.bin", "cat/1.txt", "chunked.bin", "copy.bin", "movie.mp4", "over.txt"],
+            names)
     sizes = {o["name"]: o["bytes"] for o in listing}
     r.check("listing sizes from Swift's container updates",
             sizes.get("big.bin") == len(big) and sizes.get("cat/1.txt") == len(small), sizes)
     _, listing = conn.get_container("photos", delimiter="/")
     r.check("listing with delimiter",
             [o.get("name") or o.get("subdir") for o in listing]
-            == ["big.bin", "cat/", "chunked.bin", "movie.mp4"], listing)
+            == ["big.bin", "cat/", "chunked.bin", "copy.bin", "movie.mp4", "over.txt"], listing)
     _, listing = conn.get_container("photos", prefix="cat/")
     r.check("listing with prefix", [o["name"] for o in listing] == ["cat/1.txt"], listing)
     h, containers = conn.get_account()
@@ -311,14 +387,14 @@ def scenario(paco, work, procs):
     conn.delete_object("photos", "movie.mp4", query_string="multipart-manifest=delete")
     _, segs = conn.get_container("photos_segments")
     r.check("SLO delete removes the segments", segs == [], segs)
-    for name in ("cat/1.txt", "big.bin", "chunked.bin"):
+    for name in ("cat/1.txt", "big.bin", "chunked.bin", "copy.bin", "over.txt"):
         conn.delete_object("photos", name)
     try:
         conn.head_object("photos", "big.bin")
         r.check("object DELETE", False, "still there")
     except sc.ClientException as e:
         r.check("object DELETE", e.http_status == 404, e)
-    status, _ = swift_object(work, ports["object"], account, "photos", "big.bin")
+    status, _ = swift_object(work, account, "photos", "big.bin")
     r.check("Swift's object server has the tombstone", status == 404, status)
     _, listing = conn.get_container("photos")
     r.check("listing empty after deletes", listing == [], listing)
