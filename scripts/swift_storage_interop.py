@@ -252,9 +252,12 @@ def scenario(paco, work, procs):
 
     small = b"hello from paco's proxy"
     big = os.urandom(3 * 1024 * 1024 + 5)
+    resp = {}
     etag = conn.put_object("photos", "cat/1.txt", small, content_type="text/plain",
-                           headers={"X-Object-Meta-Color": "tabby"})
-    r.check("small upload etag", etag == hashlib.md5(small).hexdigest(), etag)
+                           headers={"X-Object-Meta-Color": "tabby"}, response_dict=resp)
+    # Unquoted, as from paco's own object server (Swift's are quoted).
+    r.check("small upload etag", etag == hashlib.md5(small).hexdigest()
+            and resp["headers"].get("etag") == etag, resp["headers"])
     etag = conn.put_object("photos", "big.bin", big)
     r.check("3 MiB upload etag", etag == hashlib.md5(big).hexdigest(), etag)
     chunks = (big[i:i + 100000] for i in range(0, 400000, 100000))
@@ -267,7 +270,7 @@ def scenario(paco, work, procs):
             and h.get("content-type") == "text/plain", h)
     h, body = conn.get_object("photos", "big.bin")
     r.check("3 MiB download, byte for byte", body == big
-            and h.get("etag", "").strip('"') == hashlib.md5(big).hexdigest(), h)
+            and h.get("etag") == hashlib.md5(big).hexdigest(), h)
     h, body = conn.get_object("photos", "big.bin", headers={"Range": "bytes=10-19"})
     r.check("ranged read", body == big[10:20]
             and h.get("content-range", "").startswith("bytes 10-19/"), h)

@@ -144,8 +144,14 @@ fn head_response(head: &ResponseHead) -> Response {
         {
             continue;
         }
-        r.headers
-            .append(crate::http::headers::title_case(n), v.clone());
+        // Swift's object server quotes its ETag, paco's does not: the
+        // proxy answers alike whichever kind of node served the object.
+        let v = if n == "etag" {
+            v.trim_matches('"').to_string()
+        } else {
+            v.clone()
+        };
+        r.headers.append(crate::http::headers::title_case(n), v);
     }
     r
 }
