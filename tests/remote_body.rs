@@ -43,14 +43,26 @@ struct Pair {
     _rings: tempfile::TempDir,
 }
 
+/// Writes `name` (a one-replica ring of the device at `port`) into `dir`.
+fn one_device_ring(dir: &Path, name: &str, port: u16) {
+    let build = tempfile::tempdir_in(dir).expect("builder dir");
+    ring_cmd(build.path(), &["create", "6", "1", "1"]);
+    let dev = format!("r1z1-127.0.0.1:{port}/sda1");
+    ring_cmd(build.path(), &["add", &dev, "100"]);
+    ring_cmd(build.path(), &["rebalance"]);
+    let out = dir.join(name);
+    let out = out.to_str().expect("utf-8 path");
+    ring_cmd(build.path(), &["write_ring", "-o", out]);
+}
+
 fn start_pair(driver: &str, node_timeout_ms: u64) -> Pair {
     let rings = tempfile::tempdir().expect("ring dir");
-    let storage_port = free_port();
-    ring_cmd(rings.path(), &["create", "6", "1", "1"]);
-    let dev = format!("r1z1-127.0.0.1:{storage_port}/sda1");
-    ring_cmd(rings.path(), &["add", &dev, "100"]);
-    ring_cmd(rings.path(), &["rebalance"]);
-    ring_cmd(rings.path(), &["write_ring", "-o", "object.ring.gz"]);
+    let (storage_port, proxy_port) = (free_port(), free_port());
+    // Objects on the storage node; accounts and containers on the proxy
+    // node itself.
+    one_device_ring(rings.path(), "object.ring.gz", storage_port);
+    one_device_ring(rings.path(), "container.ring.gz", proxy_port);
+    one_device_ring(rings.path(), "account.ring.gz", proxy_port);
     let storage = NodeOpts::new(driver)
         .config(&format!("backend_bind = \"127.0.0.1:{storage_port}\"\n"))
         .start();
@@ -58,7 +70,7 @@ fn start_pair(driver: &str, node_timeout_ms: u64) -> Pair {
         .config(&format!(
             "backend_bind = \"127.0.0.1:{}\"\n[cluster]\nswift_dir = \"{}\"\n\
              conn_timeout_ms = 1000\nnode_timeout_ms = {node_timeout_ms}\n",
-            free_port(),
+            proxy_port,
             rings.path().display()
         ))
         .start();
