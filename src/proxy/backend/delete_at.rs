@@ -98,6 +98,70 @@ pub fn add_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::hash::HashConf;
+    use crate::ring::ringdata::tests::sample;
+
+    fn ring() -> Ring {
+        let conf = HashConf {
+            prefix: "pre".into(),
+            suffix: "suf".into(),
+        };
+        Ring::new(sample(8, false), conf).expect("ring")
+    }
+
+    #[test]
+    fn task_containers_match_swift() {
+        // Swift 2.38.3's ExpirerConfig().get_expirer_container with hash
+        // prefix "pre" and suffix "suf".
+        let r = ring();
+        let at = 1_700_000_000;
+        assert_eq!(
+            task_container(&r, at, "AUTH_test", "photos", "cat.jpg"),
+            "1699919984"
+        );
+        assert_eq!(
+            task_container(&r, at, "AUTH_test", "photos", "obj/with/slashes"),
+            "1699919967"
+        );
+        assert_eq!(
+            task_container(&r, 86400 * 3 + 5, "a", "c", "cat.jpg"),
+            "0000259143"
+        );
+    }
+
+    #[test]
+    fn queue_hosts_spread_from_the_last_request_backwards() {
+        let r = ring();
+        let mut out: Vec<Headers> = (0..3)
+            .map(|_| {
+                let mut h = Headers::new();
+                h.set("X-Delete-At", "1700000000");
+                h
+            })
+            .collect();
+        add_headers(Some(&r), "AUTH_test", "photos", "cat.jpg", 3, &mut out);
+        let task = task_container(&r, 1_700_000_000, "AUTH_test", "photos", "cat.jpg");
+        let (part, nodes) = r.get_nodes(ACCOUNT, Some(&task), None).expect("nodes");
+        for (i, h) in out.iter().enumerate() {
+            let node = nodes[2 - i];
+            assert_eq!(h.get("x-delete-at-host"), Some(node.host_port().as_str()));
+            assert_eq!(h.get("x-delete-at-device"), Some(node.device.as_str()));
+            assert_eq!(h.get("x-delete-at-container"), Some(task.as_str()));
+            assert_eq!(
+                h.get("x-delete-at-partition"),
+                Some(part.to_string().as_str())
+            );
+        }
+        let clean: Vec<_> = out
+            .iter()
+            .map(|h| h.get("x-backend-clean-expiring-object-queue"))
+            .collect();
+        assert_eq!(clean, [Some("t"), Some("t"), Some("f")]);
+        // Without X-Delete-At only the cleaning hint is added.
+        let mut plain = vec![Headers::new()];
+        add_headers(Some(&r), "a", "c", "o", 1, &mut plain);
+        assert!(!plain[0].contains("x-delete-at-host"));
+    }
 
     #[test]
     fn delete_at_is_ten_digits() {
