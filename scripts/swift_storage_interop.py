@@ -224,6 +224,17 @@ def swift_object(work, account, container, obj):
     return status, body
 
 
+def replica_dirs(work, account, container, obj):
+    """The object's hash directories on Swift's devices, primaries in order."""
+    from swift.common.ring import Ring
+    from swift.common.utils import hash_path
+    ring = Ring(work, ring_name="object")
+    part, nodes = ring.get_nodes(account, container, obj)
+    h = hash_path(account, container, obj)
+    return [os.path.join(work, "srv", n["device"], "objects", str(part), h[-3:], h)
+            for n in nodes]
+
+
 def swift_listing(work, account, container):
     """The object rows of a container on Swift's container server."""
     status, _, body = swift_backend(work, "container", (account, container), "?format=json")
@@ -304,6 +315,24 @@ def scenario(paco, work, procs):
     conn.put_object("photos", "over.txt", b"second version")
     h, body = conn.get_object("photos", "over.txt", headers={"X-Newest": "true"})
     r.check("overwrite, read with X-Newest", body == b"second version", body)
+    # One replica lost (its files removed behind Swift's back), the other
+    # stale: reads fall over to the replica that has the object, and
+    # X-Newest picks the newer copy whichever answers first.
+    import shutil
+    first, second = replica_dirs(work, account, "photos", "over.txt")
+    saved = os.path.join(work, "saved-replica")
+    shutil.copytree(first, saved)
+    shutil.rmtree(first)
+    h, body = conn.get_object("photos", "over.txt")
+    r.check("GET falls over when a replica is missing", body == b"second version", body)
+    conn.put_object("photos", "over.txt", b"third version")
+    shutil.rmtree(first)
+    shutil.copytree(saved, first)  # first primary: "second version" again
+    h, body = conn.get_object("photos", "over.txt", headers={"X-Newest": "true"})
+    r.check("X-Newest picks the newer replica", body == b"third version", body)
+    # Put it right (the replicator's job in a running cluster).
+    shutil.rmtree(first)
+    shutil.copytree(second, first)
     conn.put_object("photos", "copy.bin", None, headers={"X-Copy-From": "photos/big.bin"})
     h, body = conn.get_object("photos", "copy.bin")
     r.check("server-side copy of the 3 MiB object", body == big, len(body))
@@ -332,7 +361,7 @@ def scenario(paco, work, procs):
     got = {o["name"]: (o["bytes"], o["content_type"]) for o in rows} if isinstance(rows, list) else rows
     r.check("Swift's container server lists paco's writes",
             isinstance(got, dict) and got.get("big.bin") == (len(big), "application/octet-stream")
-            and got.get("over.txt") == (len(b"second version"), "text/x-over")
+            and got.get("over.txt") == (len(b"third version"), "text/x-over")
             and set(got) == {"big.bin", "cat/1.txt", "chunked.bin", "copy.bin", "expiring.txt",
                              "over.txt"}, got)
 
