@@ -246,6 +246,13 @@ impl BodyStream for RemoteBody {
     }
 }
 
+/// Whether a request failed because the peer was too slow (not worth a
+/// second try on a fresh connection, unlike a pooled connection the peer
+/// had closed).
+fn timed_out(e: &ClientError) -> bool {
+    matches!(e, ClientError::Io(io) if io.kind() == io::ErrorKind::TimedOut)
+}
+
 /// Pooled connections to the peers of one worker.
 pub struct Peers {
     idle: Idle,
@@ -298,10 +305,15 @@ impl Peers {
     ) -> Result<Response, ClientError> {
         let out = request_head(method, path, addr, headers, Framing::None, false);
         if let Some(mut conn) = self.pooled(addr) {
-            if conn.write_all(out.clone()).await.is_ok() {
-                if let Ok(head) = conn.read_head().await {
-                    return self.answer(addr, conn, method, head).await;
-                }
+            let sent = conn.write_all(out.clone()).await;
+            match sent.map(|_| ()) {
+                Ok(()) => match conn.read_head().await {
+                    Ok(head) => return self.answer(addr, conn, method, head).await,
+                    Err(e) if timed_out(&e) => return Err(e),
+                    Err(_) => {}
+                },
+                Err(e) if timed_out(&e) => return Err(e),
+                Err(_) => {}
             }
         }
         let mut conn = self.connect(addr).await?;
@@ -373,8 +385,10 @@ impl Peers {
         let mut head = request_head(method, path, addr, headers, framing, false);
         head.extend_from_slice(body);
         if let Some(conn) = self.pooled(addr) {
-            if let Ok(r) = self.exchange(addr, conn, method, head.clone()).await {
-                return Ok(r);
+            match self.exchange(addr, conn, method, head.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(e) if timed_out(&e) => return Err(e),
+                Err(_) => {}
             }
         }
         let conn = self.connect(addr).await?;
