@@ -27,6 +27,7 @@ import hashlib
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -95,10 +96,24 @@ def show_logs(work):
                 print("".join(f.readlines()[-30:]))
 
 
+def die_with_parent():
+    """Runs in each child before exec: the kernel kills it if this script
+    dies, even by SIGKILL, so no server outlives the check."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paco", required=True)
     args = ap.parse_args()
+
+    def stop(signum, _frame):
+        raise SystemExit("stopped by signal %d" % signum)
+
+    # A timeout's SIGTERM unwinds through the clean-up below.
+    signal.signal(signal.SIGTERM, stop)
     procs = []
     with tempfile.TemporaryDirectory(prefix="paco-swift-storage.") as work:
         try:
@@ -157,7 +172,7 @@ def start_swift_servers(work, procs):
         log = open(os.path.join(work, server + ".log"), "w")
         exe = os.path.join(os.path.dirname(sys.executable), "swift-%s-server" % server)
         p = subprocess.Popen([sys.executable, exe, conf, "-v"], stdout=log,
-                             stderr=subprocess.STDOUT)
+                             stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         procs.append(p)
         started.append((server, p))
     for server, p in started:
@@ -194,7 +209,8 @@ def start_paco(paco, work, procs):
     log = open(os.path.join(work, "paco.log"), "w")
     node = subprocess.Popen([paco, "serve", "--config", os.path.join(work, "paco.toml"),
                              "--workers", "1", "--no-pin"],
-                            stdout=subprocess.PIPE, stderr=log, text=True)
+                            stdout=subprocess.PIPE, stderr=log, text=True,
+                            preexec_fn=die_with_parent)
     procs.append(node)
     line = node.stdout.readline()
     if "paco listening on" not in line:
