@@ -296,6 +296,8 @@ def scenario(paco, work, procs):
     r.check("download", body == small and h.get("x-object-meta-color") == "tabby"
             and h.get("content-type") == "text/plain", h)
     h, body = conn.get_object("photos", "big.bin")
+    leaked = [k for k in h if k.startswith(("x-backend-", "x-object-sysmeta-"))]
+    r.check("no backend or sysmeta headers reach the client", not leaked, leaked)
     r.check("3 MiB download, byte for byte", body == big
             and h.get("etag") == hashlib.md5(big).hexdigest(), h)
     h, body = conn.get_object("photos", "big.bin", headers={"Range": "bytes=10-19"})
