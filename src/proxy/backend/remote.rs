@@ -17,8 +17,11 @@ use std::time::Duration;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::client::conn::{ClientConn, ClientError, ResponseHead};
-use crate::http::stream::{BodyStream, LocalBoxFuture, StreamBody};
+
+mod body;
+use crate::http::stream::StreamBody;
 use crate::http::{Body, Headers, Response};
+use body::{release, Idle, RemoteBody};
 
 /// Characters escaped in backend paths (Swift's `quote` keeps `/`).
 const PATH: &AsciiSet = &CONTROLS
@@ -166,84 +169,6 @@ pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
         r.headers.set("Content-Length", len.to_string());
     }
     r
-}
-
-/// Idle keep-alive connections by peer, shared with the bodies still
-/// being read from a peer (they return their connection when done).
-type Idle = Rc<RefCell<HashMap<SocketAddr, Vec<ClientConn>>>>;
-
-/// Pools `conn` for the next request to `addr`, unless the peer closed it.
-fn release(idle: &Idle, addr: SocketAddr, conn: ClientConn) {
-    if conn.is_closed() {
-        return;
-    }
-    let mut idle = idle.borrow_mut();
-    let list = idle.entry(addr).or_default();
-    // A few idle connections per peer are enough for one worker.
-    if list.len() < 16 {
-        list.push(conn);
-    }
-}
-
-/// An object body read from a peer's connection as the client takes it:
-/// each read waits at most the node timeout; a body that ends early is an
-/// error (the client's response is cut short and its connection closed).
-/// The connection goes back to the pool only once the whole body was read;
-/// dropped earlier (the client went away), it is closed.
-struct RemoteBody {
-    conn: Option<ClientConn>,
-    left: u64,
-    addr: SocketAddr,
-    idle: Idle,
-    /// The peer said `Connection: close`.
-    close_after: bool,
-}
-
-impl RemoteBody {
-    async fn next(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        let Some(conn) = self.conn.as_mut() else {
-            return (Ok(0), buf);
-        };
-        if self.left == 0 {
-            return (Ok(0), buf);
-        }
-        if buf.capacity() == buf.len() {
-            buf.reserve(64 * 1024);
-        }
-        let max = usize::try_from(self.left).unwrap_or(usize::MAX);
-        let (res, buf) = conn.read_some(buf, max).await;
-        let err = match res {
-            Ok(0) => io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "backend closed the connection with {} bytes to go",
-                    self.left
-                ),
-            ),
-            Ok(n) => {
-                self.left -= n as u64;
-                if self.left == 0 {
-                    if let Some(mut conn) = self.conn.take() {
-                        if self.close_after {
-                            conn.mark_closed();
-                        }
-                        release(&self.idle, self.addr, conn);
-                    }
-                }
-                return (Ok(n), buf);
-            }
-            Err(e) => io::Error::other(e.to_string()),
-        };
-        tracing::warn!(addr = %self.addr, "object body from backend cut short: {err}");
-        self.conn = None;
-        (Err(err), buf)
-    }
-}
-
-impl BodyStream for RemoteBody {
-    fn read(&mut self, buf: Vec<u8>) -> LocalBoxFuture<'_, (io::Result<usize>, Vec<u8>)> {
-        Box::pin(self.next(buf))
-    }
 }
 
 /// Whether a request failed because the peer was too slow (not worth a
