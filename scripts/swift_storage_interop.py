@@ -362,6 +362,22 @@ def scenario(paco, work, procs):
     h, body = conn.get_object("photos", "copy.bin")
     r.check("server-side copy of the 3 MiB object", body == big, len(body))
 
+    # Names and metadata beyond ASCII survive the trip through paco's
+    # backend paths and headers to Swift's object server and back.
+    odd = "dir/\u00fcn\u00efcode name?&#%+;=.txt"
+    conn.put_object("photos", odd, b"odd", headers={"X-Object-Meta-Who": "J\u00f6rg"})
+    h, body = conn.get_object("photos", odd)
+    r.check("odd object name and UTF-8 metadata", body == b"odd"
+            and h.get("x-object-meta-who") == "J\u00f6rg", h)
+    status, body = swift_object(work, account, "photos", odd)
+    r.check("Swift's object server has the odd name", status == 200 and body == b"odd", status)
+    conn.delete_object("photos", odd)
+    try:
+        conn.post_object("photos", "nope", headers={"X-Object-Meta-A": "b"})
+        r.check("POST to a missing object", False, "no 404")
+    except sc.ClientException as e:
+        r.check("POST to a missing object", e.http_status == 404, e)
+
     # Expiry: Swift's object server queues it in the task container paco's
     # proxy names (the one Swift's own proxy would name), and stops
     # serving the object once it is due.
