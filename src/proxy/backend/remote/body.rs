@@ -91,3 +91,103 @@ impl BodyStream for RemoteBody {
         Box::pin(self.next(buf))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    use crate::http::{Body, Headers};
+    use crate::proxy::backend::remote::Peers;
+
+    /// A peer on a real socket that answers one GET with a 200 of `len`
+    /// bytes, sending the head and the first `first` bytes, then (after a
+    /// pause, so the proxy side streams) the rest, or closes early.
+    fn peer(len: usize, first: usize, finish: bool) -> std::net::SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let mut req = Vec::new();
+            let mut b = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => req.extend_from_slice(&b[..n]),
+                }
+            }
+            let body = vec![b'x'; len];
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nEtag: \"abc\"\r\n\r\n");
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body[..first]);
+            std::thread::sleep(Duration::from_millis(100));
+            if finish {
+                let _ = s.write_all(&body[first..]);
+                // Keep the connection open as a keep-alive server would.
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        addr
+    }
+
+    /// GETs from `addr`, reads `take` body bytes (all when `None`), then
+    /// drops the body; returns the bytes read, whether the body failed, and
+    /// how many connections the pool holds afterwards.
+    fn get(addr: std::net::SocketAddr, take: Option<usize>) -> (usize, bool, usize) {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let peers = Peers::new(Duration::from_secs(1), Duration::from_secs(2));
+            let r = peers
+                .fetch(addr, "GET", "/d/0/a/c/o", &Headers::new())
+                .await
+                .expect("answer");
+            assert_eq!(r.headers.get("etag"), Some("abc"), "ETag unquoted");
+            let Body::Stream(sb) = r.body else {
+                panic!("a body still on its way is streamed");
+            };
+            let mut stream = sb.stream;
+            let (mut got, mut failed) = (0, false);
+            loop {
+                if take.is_some_and(|t| got >= t) {
+                    break;
+                }
+                let (res, _) = stream.read(Vec::with_capacity(4096)).await;
+                match res {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(_) => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            drop(stream);
+            let pooled = peers.idle.borrow().get(&addr).map_or(0, Vec::len);
+            (got, failed, pooled)
+        })
+    }
+
+    #[test]
+    fn a_complete_body_returns_its_connection_to_the_pool() {
+        let addr = peer(100_000, 10, true);
+        assert_eq!(get(addr, None), (100_000, false, 1));
+    }
+
+    #[test]
+    fn a_body_dropped_early_closes_its_connection() {
+        let addr = peer(100_000, 10, true);
+        let (got, failed, pooled) = get(addr, Some(1));
+        assert!(got < 100_000 && !failed);
+        assert_eq!(pooled, 0, "a half-read connection must not be reused");
+    }
+
+    #[test]
+    fn a_peer_that_closes_mid_body_fails_the_body() {
+        let addr = peer(100_000, 10, false);
+        assert_eq!(get(addr, None), (10, true, 0));
+    }
+}
