@@ -13,7 +13,7 @@
 #                                             tests are not in expected.txt, so
 #                                             the verdict lists them as missing)
 #   scripts/conformance.sh --no-e2e           skip the swiftclient end to end
-#   scripts/conformance.sh --no-ring-interop  skip the ring and Swift-proxy interop checks
+#   scripts/conformance.sh --no-ring-interop  skip the ring and Swift proxy/server interop checks
 #   scripts/conformance.sh -k EXPR            pass -k EXPR to pytest (debugging)
 #
 # Environment:
@@ -158,10 +158,12 @@ fi
 # paco and Swift 2.38.3 must read each other's ring files and agree on every
 # partition, primary and handoff (scripts/ring_interop.py), and a real Swift
 # proxy must serve python-swiftclient through paco's backend listener
-# (scripts/swift_proxy_interop.py). docs/rings.md describes both.
+# (scripts/swift_proxy_interop.py), and paco's proxy must serve it through
+# real Swift account, container and object servers
+# (scripts/swift_storage_interop.py). docs/rings.md describes all three.
 INTEROP_FAILED=0
 if [ "$RUN_RING_INTEROP" = 1 ]; then
-    for check in ring_interop swift_proxy_interop; do
+    for check in ring_interop swift_proxy_interop swift_storage_interop; do
         log "running $check against Swift $SWIFT_VERSION"
         if timeout --foreground -k 10 900 "$VPY" "$REPO_ROOT/scripts/$check.py" --paco "$PACO_BIN" \
             >"$OUT_DIR/$check.log" 2>&1; then

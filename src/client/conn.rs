@@ -241,6 +241,57 @@ impl ClientConn {
         Ok(len)
     }
 
+    /// Response bytes received but not consumed yet (after a head: how much
+    /// of the body is already here).
+    pub fn buffered(&self) -> usize {
+        self.rbuf.len() - self.rpos
+    }
+
+    /// Appends up to `max` bytes of a length-framed body to `buf` (never
+    /// beyond its spare capacity): bytes already received first, otherwise
+    /// one read from the socket straight into `buf`, within the timeout.
+    /// `Ok(0)` means the server closed the connection. A timeout loses the
+    /// buffer (the read owned it) and hands back an empty one.
+    pub async fn read_some(
+        &mut self,
+        mut buf: Vec<u8>,
+        max: usize,
+    ) -> (Result<usize, ClientError>, Vec<u8>) {
+        let want = (buf.capacity() - buf.len()).min(max);
+        if want == 0 {
+            return (Ok(0), buf);
+        }
+        if self.rpos < self.rbuf.len() {
+            let n = want.min(self.rbuf.len() - self.rpos);
+            buf.extend_from_slice(&self.rbuf[self.rpos..self.rpos + n]);
+            self.rpos += n;
+            return (Ok(n), buf);
+        }
+        let len = buf.len();
+        let read = self.stream.read(buf.slice_mut(len..len + want));
+        match monoio::time::timeout(self.timeout, read).await {
+            Err(_) => {
+                self.closed = true;
+                let e = io::Error::new(io::ErrorKind::TimedOut, "read timed out");
+                (Err(e.into()), Vec::new())
+            }
+            Ok((res, slice)) => {
+                let buf = slice.into_inner();
+                match res {
+                    Ok(0) => {
+                        self.closed = true;
+                        (Ok(0), buf)
+                    }
+                    Ok(n) => (Ok(n), buf),
+                    Err(e) => {
+                        self.closed = true;
+                        (Err(e.into()), buf)
+                    }
+                }
+            }
+        }
+    }
+
     async fn read_line(&mut self) -> Result<String, ClientError> {
         loop {
             if let Some(p) = self.rbuf[self.rpos..].windows(2).position(|w| w == b"\r\n") {

@@ -85,6 +85,17 @@ impl Ring {
         self.data.devs.get(id as usize).and_then(Option::as_ref)
     }
 
+    /// The path hash of `account[/container[/object]]` with this ring's
+    /// prefix and suffix (Swift's `hash_path`).
+    pub fn hash_path(
+        &self,
+        account: &str,
+        container: Option<&str>,
+        object: Option<&str>,
+    ) -> Result<[u8; 16], HashError> {
+        hash_path(&self.hash, account, container, object)
+    }
+
     /// Swift's `get_part`: the top `part_power` bits of the path's MD5.
     pub fn get_part(
         &self,

@@ -1,20 +1,27 @@
 //! Backend requests to other nodes over HTTP: pooled keep-alive
 //! connections to each peer's backend listener, a connect timeout and a
-//! node timeout, and the streaming side of replicated writes (one body sent
-//! to several object servers at once).
+//! node timeout, the streaming side of replicated writes (one body sent
+//! to several object servers at once), and object bodies streamed back
+//! from a peer as the client reads them.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::client::conn::{ClientConn, ClientError, ResponseHead};
-use crate::http::{Headers, Response};
+
+mod body;
+use crate::http::stream::StreamBody;
+use crate::http::{Body, Headers, Response};
+use body::{release, Idle, RemoteBody};
 
 /// Characters escaped in backend paths (Swift's `quote` keeps `/`).
 const PATH: &AsciiSet = &CONTROLS
@@ -128,9 +135,9 @@ fn request_head(
     out
 }
 
-/// A backend's whole answer (bodies of backend answers the proxy relays
-/// are read into memory).
-pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
+/// A backend answer's status and headers as a response without a body
+/// (the connection's own framing headers dropped).
+fn head_response(head: &ResponseHead) -> Response {
     let mut r = Response::empty(head.status);
     for (n, v) in &head.headers {
         if matches!(
@@ -140,9 +147,21 @@ pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
         {
             continue;
         }
-        r.headers
-            .append(crate::http::headers::title_case(n), v.clone());
+        // Swift's object server quotes its ETag, paco's does not: the
+        // proxy answers alike whichever kind of node served the object.
+        let v = if n == "etag" {
+            v.trim_matches('"').to_string()
+        } else {
+            v.clone()
+        };
+        r.headers.append(crate::http::headers::title_case(n), v);
     }
+    r
+}
+
+/// A backend's whole answer, its body read into memory.
+pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
+    let mut r = head_response(head);
     if !body.is_empty() {
         r.body = crate::http::Body::Bytes(body);
     } else if let Some(len) = head.header("content-length") {
@@ -152,9 +171,16 @@ pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
     r
 }
 
+/// Whether a request failed because the peer was too slow (not worth a
+/// second try on a fresh connection, unlike a pooled connection the peer
+/// had closed).
+fn timed_out(e: &ClientError) -> bool {
+    matches!(e, ClientError::Io(io) if io.kind() == io::ErrorKind::TimedOut)
+}
+
 /// Pooled connections to the peers of one worker.
 pub struct Peers {
-    idle: RefCell<HashMap<SocketAddr, Vec<ClientConn>>>,
+    idle: Idle,
     conn_timeout: Duration,
     node_timeout: Duration,
 }
@@ -163,7 +189,7 @@ impl Peers {
     /// A pool with Swift's `conn_timeout` and `node_timeout`.
     pub fn new(conn_timeout: Duration, node_timeout: Duration) -> Self {
         Peers {
-            idle: RefCell::new(HashMap::new()),
+            idle: Rc::new(RefCell::new(HashMap::new())),
             conn_timeout,
             node_timeout,
         }
@@ -187,12 +213,80 @@ impl Peers {
     }
 
     fn put_back(&self, addr: SocketAddr, conn: ClientConn) {
-        if !conn.is_closed() {
-            let mut idle = self.idle.borrow_mut();
-            let list = idle.entry(addr).or_default();
-            // A few idle connections per peer are enough for one worker.
-            if list.len() < 16 {
-                list.push(conn);
+        release(&self.idle, addr, conn);
+    }
+
+    /// Sends a bodiless request and answers as soon as the head arrived: a
+    /// successful GET's body is streamed from the peer's connection as the
+    /// client reads it (unless it is all here already); any other answer
+    /// is read whole. A pooled connection the peer has meanwhile closed is
+    /// retried once on a fresh one.
+    pub async fn fetch(
+        &self,
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &Headers,
+    ) -> Result<Response, ClientError> {
+        let out = request_head(method, path, addr, headers, Framing::None, false);
+        if let Some(mut conn) = self.pooled(addr) {
+            let sent = conn.write_all(out.clone()).await;
+            match sent.map(|_| ()) {
+                Ok(()) => match conn.read_head().await {
+                    Ok(head) => return self.answer(addr, conn, method, head).await,
+                    Err(e) if timed_out(&e) => return Err(e),
+                    Err(_) => {}
+                },
+                Err(e) if timed_out(&e) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let mut conn = self.connect(addr).await?;
+        conn.write_all(out).await?;
+        let head = conn.read_head().await?;
+        self.answer(addr, conn, method, head).await
+    }
+
+    async fn answer(
+        &self,
+        addr: SocketAddr,
+        mut conn: ClientConn,
+        method: &str,
+        head: ResponseHead,
+    ) -> Result<Response, ClientError> {
+        let len = head
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let chunked = head.header("transfer-encoding").is_some();
+        match len {
+            Some(len)
+                if method == "GET"
+                    && (200..300).contains(&head.status)
+                    && !chunked
+                    && len > conn.buffered() as u64 =>
+            {
+                let mut r = head_response(&head);
+                let close_after = head
+                    .header("connection")
+                    .is_some_and(|c| c.eq_ignore_ascii_case("close"));
+                r.body = Body::Stream(StreamBody {
+                    len,
+                    stream: Box::new(RemoteBody {
+                        conn: Some(conn),
+                        left: len,
+                        addr,
+                        idle: Rc::clone(&self.idle),
+                        close_after,
+                    }),
+                });
+                Ok(r)
+            }
+            _ => {
+                let mut body = Vec::new();
+                conn.read_body(method, &head, &mut |b| body.extend_from_slice(b))
+                    .await?;
+                self.put_back(addr, conn);
+                Ok(to_response(&head, body))
             }
         }
     }
@@ -216,8 +310,10 @@ impl Peers {
         let mut head = request_head(method, path, addr, headers, framing, false);
         head.extend_from_slice(body);
         if let Some(conn) = self.pooled(addr) {
-            if let Ok(r) = self.exchange(addr, conn, method, head.clone()).await {
-                return Ok(r);
+            match self.exchange(addr, conn, method, head.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(e) if timed_out(&e) => return Err(e),
+                Err(_) => {}
             }
         }
         let conn = self.connect(addr).await?;

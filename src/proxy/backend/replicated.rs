@@ -77,8 +77,8 @@ async fn send_one(
         Some(t.container),
         Some(t.object),
     );
-    match peers.request(addr, method, &path, headers, &[]).await {
-        Ok((head, body)) => Some(to_response(&head, body)),
+    match peers.fetch(addr, method, &path, headers).await {
+        Ok(r) => Some(r),
         Err(e) => {
             tracing::warn!(%addr, method, "object backend request failed: {e}");
             None
@@ -249,6 +249,14 @@ fn outgoing_headers(
     let mut out: Vec<Headers> = (0..n).map(|_| headers.clone()).collect();
     let mut refs: Vec<&mut Headers> = out.iter_mut().collect();
     add_container_updates(rings, t, &mut refs);
+    let n_updates = out
+        .iter()
+        .filter_map(|h| h.get("x-container-host"))
+        .map(|v| v.split(',').count())
+        .sum();
+    let cring = rings.container.as_ref().map(|r| r.get());
+    let (a, c, o) = (t.account, t.container, t.object);
+    super::delete_at::add_headers(cring.as_deref(), a, c, o, n_updates, &mut out);
     out
 }
 
@@ -286,7 +294,9 @@ async fn write_no_body(
     headers: &Headers,
 ) -> Response {
     let n = primaries.len();
-    let outgoing = if method == "DELETE" {
+    // POST too: a new Content-Type reaches the container listing, and a
+    // new X-Delete-At the expirer queue.
+    let outgoing = if matches!(method, "DELETE" | "POST") {
         outgoing_headers(rings, t, headers, n)
     } else {
         (0..n).map(|_| headers.clone()).collect()
