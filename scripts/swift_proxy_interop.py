@@ -18,6 +18,7 @@ closing 'N passed, N failed' line; exits non-zero on any failure.
 import argparse
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -113,10 +114,25 @@ def show_logs(work):
                 print("".join(f.readlines()[-30:]))
 
 
+def die_with_parent():
+    """Runs in each child before exec: the kernel kills it if this script
+    dies, even by SIGKILL, so no server outlives the check."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paco", required=True)
     args = ap.parse_args()
+
+    def stop(signum, _frame):
+        raise SystemExit("stopped by signal %d" % signum)
+
+    # A timeout's SIGTERM unwinds through the clean-up below (Python's
+    # default handler would skip it and leave the servers running).
+    signal.signal(signal.SIGTERM, stop)
     procs = []
     with tempfile.TemporaryDirectory(prefix="paco-swift-proxy.") as work:
         try:
@@ -148,7 +164,8 @@ def scenario(paco, work, procs):
     paco_log = open(os.path.join(work, "paco.log"), "w")
     node = subprocess.Popen([paco, "serve", "--config", os.path.join(work, "paco.toml"),
                              "--workers", "1", "--no-pin"],
-                            stdout=subprocess.PIPE, stderr=paco_log, text=True)
+                            stdout=subprocess.PIPE, stderr=paco_log, text=True,
+                            preexec_fn=die_with_parent)
     procs.append(node)
     line = node.stdout.readline()
     if "paco listening on" not in line:
@@ -186,7 +203,8 @@ def scenario(paco, work, procs):
         """ % work))
     proxy_log = os.path.join(work, "proxy.log")
     proxy = subprocess.Popen([sys.executable, "-c", PROXY_MAIN, work, conf, str(proxy_port), proxy_log],
-                             stdout=open(proxy_log, "a"), stderr=subprocess.STDOUT)
+                             stdout=open(proxy_log, "a"), stderr=subprocess.STDOUT,
+                             preexec_fn=die_with_parent)
     procs.append(proxy)
     wait_port(proxy_port, proxy, "swift proxy")
 
