@@ -196,16 +196,38 @@ impl DbPool {
         metadata: Vec<(String, String)>,
         policy: ContainerPolicy,
     ) -> Result<CreateOutcome> {
+        self.create_container_in(account, container, ts, metadata, policy, true)
+            .await
+    }
+
+    /// Container PUT as a container server of a cluster does it: the
+    /// account lives on the account ring's nodes, not necessarily here, so
+    /// nothing is checked or recorded in a local account (the caller sends
+    /// the account update where the proxy said).
+    pub async fn create_container_alone(
+        &self,
+        account: &str,
+        container: &str,
+        ts: Timestamp,
+        metadata: Vec<(String, String)>,
+        policy: ContainerPolicy,
+    ) -> Result<CreateOutcome> {
+        self.create_container_in(account, container, ts, metadata, policy, false)
+            .await
+    }
+
+    async fn create_container_in(
+        &self,
+        account: &str,
+        container: &str,
+        ts: Timestamp,
+        metadata: Vec<(String, String)>,
+        policy: ContainerPolicy,
+        link_account: bool,
+    ) -> Result<CreateOutcome> {
         let db = Arc::new(self.locate(account, Some(container))?);
-        let account_db = Arc::new(self.locate(account, None)?);
-        let a = account_db.clone();
-        let alive = self
-            .call(&account_db, move |w| {
-                Ok(account_info_on(w, &a)?.is_some_and(|i| !i.deleted))
-            })
-            .await?;
-        if !alive {
-            return Err(DbError::AccountNotFound);
+        if link_account {
+            self.check_account_alive(account).await?;
         }
         let d = db.clone();
         let (outcome, account_reply) = self
@@ -215,7 +237,7 @@ impl DbPool {
                 let (outcome, info) = container::create(conn, &d, ts, policy, &metadata)?;
                 sync_new_file(&d, fresh)?;
                 let reply = match outcome {
-                    CreateOutcome::Created | CreateOutcome::Accepted => {
+                    CreateOutcome::Created | CreateOutcome::Accepted if link_account => {
                         let (tx, rx) = flume::bounded(1);
                         w.report_now(&d, container::report(&info), Some(tx))?;
                         Some(rx)
@@ -229,6 +251,33 @@ impl DbPool {
             self.await_account(rx, account).await?;
         }
         Ok(outcome)
+    }
+
+    /// A container's state as its account should record it, deleted or
+    /// not; `None` when there is no database.
+    pub async fn container_report(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<ContainerReport>> {
+        let db = Arc::new(self.locate(account, Some(container))?);
+        let d = db.clone();
+        let info = self.call(&db, move |w| container_info_on(w, &d)).await?;
+        Ok(info.as_ref().map(container::report))
+    }
+
+    async fn check_account_alive(&self, account: &str) -> Result<()> {
+        let account_db = Arc::new(self.locate(account, None)?);
+        let a = account_db.clone();
+        let alive = self
+            .call(&account_db, move |w| {
+                Ok(account_info_on(w, &a)?.is_some_and(|i| !i.deleted))
+            })
+            .await?;
+        if !alive {
+            return Err(DbError::AccountNotFound);
+        }
+        Ok(())
     }
 
     /// Waits for an account row update; as in Swift, only a missing

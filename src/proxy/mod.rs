@@ -6,6 +6,7 @@ pub mod account;
 pub mod acl;
 pub mod auth;
 pub mod backend;
+pub mod cluster_db;
 pub mod container;
 pub mod cors;
 pub mod gatekeeper;
@@ -146,54 +147,35 @@ impl App {
 }
 
 impl Proxy {
-    /// A container write in a cluster gets its timestamp here, so every
-    /// replica records the same one.
-    fn stamp_db_write(&self, req: &Request) -> Option<Request> {
-        let write = matches!(req.method.as_str(), "PUT" | "POST" | "DELETE");
-        if !write || self.backend.cluster().is_none() || req.headers.contains("x-timestamp") {
-            return None;
-        }
-        let mut r = req.clone();
-        r.headers.set(
-            "X-Timestamp",
-            crate::common::timestamp::Timestamp::now().internal(),
-        );
-        Some(r)
-    }
-
-    /// Repeats a container write this node applied on the container's
-    /// other primaries (creating the account there first for a PUT), and
-    /// answers by Swift's quorum over all replicas.
-    async fn replicate_container(
+    /// The container's state: from the container ring in a cluster, from
+    /// this node's databases otherwise. `None` when missing or deleted.
+    pub async fn container_info(
         &self,
-        req: &Request,
         account: &str,
         container: &str,
-        local: Response,
-    ) -> Response {
-        let write = matches!(req.method.as_str(), "PUT" | "POST" | "DELETE");
-        if !write || self.backend.cluster().is_none() || local.status >= 300 {
-            return local;
+    ) -> Result<Option<ContainerInfo>, Response> {
+        if self.backend.cluster().is_some() {
+            return cluster_db::container_info(&self.backend, account, container).await;
         }
-        if req.method == "PUT" {
-            let mut h = crate::http::Headers::new();
-            if let Some(ts) = req.headers.get("x-timestamp") {
-                h.set("X-Timestamp", ts);
+        match self.db.container_info(account, container).await {
+            Ok(i) => Ok(i.filter(|i| !i.deleted)),
+            Err(e) => {
+                tracing::error!("container info: {e}");
+                Err(Response::status(503))
             }
-            self.backend.replicate_db("PUT", account, None, &h).await;
         }
-        let mut statuses = vec![local.status];
-        statuses.extend(
-            self.backend
-                .replicate_db(&req.method, account, Some(container), &req.headers)
-                .await,
-        );
-        let quorum = backend::quorum::quorum_size(statuses.len());
-        match backend::quorum::best_response(&statuses, quorum) {
-            Some(0) => local,
-            Some(i) => Response::status(statuses[i]),
-            None => Response::text(503, "Not enough container servers answered"),
+    }
+
+    /// The account's state: from the account ring in a cluster, from this
+    /// node's databases otherwise.
+    pub async fn account_state(&self, account: &str) -> Result<AccountState, Response> {
+        if self.backend.cluster().is_some() {
+            return cluster_db::account_state(&self.backend, account).await;
         }
+        self.db.account_state(account).await.map_err(|e| {
+            tracing::error!("account info: {e}");
+            Response::status(503)
+        })
     }
 
     /// Below the pipeline: authorization (unless pre-authorized), then the
@@ -241,7 +223,11 @@ impl Proxy {
                 extra_updates,
                 policies: &self.policies,
             };
-            let mut resp = account::handle(&self.db, &self.constraints, &ar).await;
+            let mut resp = if self.backend.cluster().is_some() {
+                cluster_db::account(&self.backend, &self.constraints, &ar).await
+            } else {
+                account::handle(&self.db, &self.constraints, &ar).await
+            };
             quotas::show_account_quotas(&mut resp, &self.policies);
             return resp;
         };
@@ -255,12 +241,9 @@ impl Proxy {
             || !is_read(&req.method)
             || req.headers.contains("origin");
         let info = if need_info {
-            match self.db.container_info(&sp.account, container).await {
-                Ok(i) => i.filter(|i| !i.deleted),
-                Err(e) => {
-                    tracing::error!("container info: {e}");
-                    return Response::status(503);
-                }
+            match self.container_info(&sp.account, container).await {
+                Ok(i) => i,
+                Err(r) => return r,
             }
         } else {
             None
@@ -275,8 +258,6 @@ impl Proxy {
         }
         let mut resp = match sp.object.as_deref() {
             None => {
-                let stamped = self.stamp_db_write(req);
-                let req = stamped.as_ref().unwrap_or(req);
                 let cr = container::ContainerRequest {
                     req,
                     version: &sp.version,
@@ -285,9 +266,12 @@ impl Proxy {
                     owner: grant == Grant::Owner,
                     policies: &self.policies,
                 };
-                let resp = container::handle(&self.db, &self.constraints, &cr, info.clone()).await;
-                self.replicate_container(req, &sp.account, container, resp)
-                    .await
+                if self.backend.cluster().is_some() {
+                    cluster_db::container(&self.backend, &self.constraints, &cr, info.as_ref())
+                        .await
+                } else {
+                    container::handle(&self.db, &self.constraints, &cr, info.clone()).await
+                }
             }
             Some(object) => {
                 if need_info && info.is_none() && !is_read(&req.method) {
@@ -340,15 +324,11 @@ impl Proxy {
         if matches!(who, AuthResult::User(id) if id.reseller_admin) {
             return Ok(());
         }
-        match self.db.account_state(&sp.account).await {
-            Ok(AccountState::Active(a)) => {
+        match self.account_state(&sp.account).await? {
+            AccountState::Active(a) => {
                 quotas::check_account_put(&a, length, info.map_or(0, |i| i.storage_policy_index))
             }
-            Ok(_) => Ok(()),
-            Err(e) => {
-                tracing::error!("account info: {e}");
-                Err(Response::status(503))
-            }
+            _ => Ok(()),
         }
     }
 
@@ -369,13 +349,7 @@ impl Proxy {
             self.account_grant(who, &sp.account).await?
         };
         let info = match sp.container.as_deref() {
-            Some(c) => match self.db.container_info(&sp.account, c).await {
-                Ok(i) => i.filter(|i| !i.deleted),
-                Err(e) => {
-                    tracing::error!("container info: {e}");
-                    return Err(Response::status(503));
-                }
-            },
+            Some(c) => self.container_info(&sp.account, c).await?,
             None => None,
         };
         if self.container_allowed(who, grant, &sreq.head, sp, info.as_ref()) {
@@ -395,10 +369,7 @@ impl Proxy {
         let AuthResult::User(id) = who else {
             return Ok(Grant::None);
         };
-        let state = self.db.account_state(account).await.map_err(|e| {
-            tracing::error!("account info: {e}");
-            Response::status(503)
-        })?;
+        let state = self.account_state(account).await?;
         let AccountState::Active(info) = state else {
             return Ok(Grant::None);
         };
@@ -473,9 +444,9 @@ impl Proxy {
         let Some(container) = sp.container.as_deref() else {
             return cors::preflight(&req.headers, None, methods);
         };
-        let info = match self.db.container_info(&sp.account, container).await {
-            Ok(i) => i.filter(|i| !i.deleted),
-            Err(_) => return Response::status(503),
+        let info = match self.container_info(&sp.account, container).await {
+            Ok(i) => i,
+            Err(r) => return r,
         };
         let cors = info
             .map(|i| CorsInfo::from_meta(i.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))));

@@ -65,8 +65,16 @@ async fn send_one(
     if rings.is_local(dev) {
         let mut body = BodySource::Empty;
         return Some(
-            be.local_object(method, t.account, t.container, t.object, headers, &mut body)
-                .await,
+            be.local_object(
+                &dev.device,
+                method,
+                t.account,
+                t.container,
+                t.object,
+                headers,
+                &mut body,
+            )
+            .await,
         );
     }
     let addr = dev_addr(dev)?;
@@ -96,7 +104,16 @@ pub async fn object(
     headers: &Headers,
     body: &mut BodySource<'_, '_>,
 ) -> Response {
-    let ring = rings.object.get();
+    // Each policy's objects follow its own ring; the proxy already named
+    // the container's policy (learned once per request).
+    let policy = headers
+        .get("x-backend-storage-policy-index")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let Some(ring) = rings.object_ring(policy) else {
+        return Response::text(503, &format!("No object ring for storage policy {policy}"));
+    };
+    let ring = ring.get();
     let part = match ring.get_part(t.account, Some(t.container), Some(t.object)) {
         Ok(p) => p,
         Err(e) => return Response::text(500, &format!("object ring: {e}")),
@@ -111,7 +128,15 @@ pub async fn object(
         let mut h = headers.clone();
         add_container_updates(rings, t, &mut [&mut h]);
         return be
-            .local_object(method, t.account, t.container, t.object, &h, body)
+            .local_object(
+                &primaries[0].device,
+                method,
+                t.account,
+                t.container,
+                t.object,
+                &h,
+                body,
+            )
             .await;
     }
     match method {
@@ -428,49 +453,4 @@ async fn put(
         .collect();
     answers.extend(join_all(finishes).await);
     decide(answers, n)
-}
-
-/// Repeats an account or container write on the ring's other primaries.
-pub async fn db_write(
-    rings: &ClusterRings,
-    peers: &Peers,
-    method: &str,
-    account: &str,
-    container: Option<&str>,
-    headers: &Headers,
-) -> Vec<u16> {
-    let ring = match container {
-        Some(_) => rings.container.as_ref(),
-        None => rings.account.as_ref(),
-    };
-    let Some(ring) = ring else {
-        return Vec::new();
-    };
-    let ring = ring.get();
-    let Ok((part, devs)) = ring.get_nodes(account, container, None) else {
-        return Vec::new();
-    };
-    let me = rings.me;
-    let remote: Vec<Device> = devs
-        .into_iter()
-        .filter(|d| !(d.device == rings.device && dev_addr(d) == Some(me)))
-        .cloned()
-        .collect();
-    let futs: Vec<Pin<Box<dyn Future<Output = u16> + '_>>> = remote
-        .iter()
-        .map(|d| {
-            Box::pin(async move {
-                let Some(addr) = dev_addr(d) else { return 503 };
-                let path = backend_path(&d.device, part, account, container, None);
-                match peers.request(addr, method, &path, headers, &[]).await {
-                    Ok((head, _)) => head.status,
-                    Err(e) => {
-                        tracing::warn!(%addr, method, "database replica write failed: {e}");
-                        503
-                    }
-                }
-            }) as Pin<Box<dyn Future<Output = u16>>>
-        })
-        .collect();
-    join_all(futs).await
 }
