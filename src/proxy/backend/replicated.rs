@@ -147,7 +147,12 @@ pub async fn object(
             let all = primaries.iter().chain(handoffs.iter());
             read_first(be, rings, peers, part, all, method, t, headers).await
         }
-        "PUT" => put(rings, peers, part, primaries, handoffs, t, headers, body).await,
+        "PUT" => {
+            put(
+                be, rings, peers, part, primaries, handoffs, t, headers, body,
+            )
+            .await
+        }
         _ => {
             write_no_body(
                 be, rings, peers, part, primaries, handoffs, method, t, headers,
@@ -346,6 +351,7 @@ enum Opened {
 
 #[allow(clippy::too_many_arguments)]
 async fn put(
+    be: &Backend,
     rings: &ClusterRings,
     peers: &Peers,
     part: u32,
@@ -364,7 +370,14 @@ async fn put(
         Some(len) if !headers.contains("transfer-encoding") => Framing::Length(len),
         _ => Framing::Chunked,
     };
-    let outgoing = outgoing_headers(rings, t, headers, n);
+    let mut outgoing = outgoing_headers(rings, t, headers, n);
+    let mut primaries = primaries;
+    // A primary on this node takes the body in process: its object server
+    // reads the client's body and each piece is passed on to the others.
+    let local = primaries.iter().position(|d| rings.is_local(d)).map(|i| {
+        let dev = primaries.remove(i);
+        (dev, outgoing.remove(i))
+    });
     let spare = RefCell::new(handoffs.into_iter());
     // Each replica's write: its primary, or the next handoff when that
     // primary cannot take it (Swift's `_connect_put_node`).
@@ -408,10 +421,38 @@ async fn put(
             Opened::Failed => answers.push(None),
         }
     }
-    if putters.len() < quorum {
+    if putters.len() + usize::from(local.is_some()) < quorum {
         // Not enough object servers to take the body (or they refused it,
         // as with `If-None-Match: *` on an existing object).
         return decide(answers, n);
+    }
+    if let Some((dev, h)) = local {
+        let tee = Tee {
+            body,
+            putters: &mut putters,
+            quorum,
+        };
+        let mut source = BodySource::Stream(Box::new(tee));
+        let r = be
+            .local_object(
+                &dev.device,
+                "PUT",
+                t.account,
+                t.container,
+                t.object,
+                &h,
+                &mut source,
+            )
+            .await;
+        drop(source);
+        if r.status >= 300 {
+            // The body may not have been read to its end: the other
+            // replicas cannot finish their writes.
+            answers.push(Some(r));
+            return decide(answers, n);
+        }
+        answers.push(Some(r));
+        return finish(peers, putters, answers, n).await;
     }
     // The client's body, read once, each piece sent to every replica.
     loop {
@@ -440,6 +481,16 @@ async fn put(
             return Response::text(503, "Object servers failed during the upload");
         }
     }
+    finish(peers, putters, answers, n).await
+}
+
+/// Waits for the remote replicas' answers and decides by quorum.
+async fn finish(
+    peers: &Peers,
+    putters: Vec<Putter>,
+    mut answers: Vec<Option<Response>>,
+    n: usize,
+) -> Response {
     let finishes: Vec<Pin<Box<dyn Future<Output = Option<Response>> + '_>>> = putters
         .into_iter()
         .map(|p| {
@@ -453,4 +504,43 @@ async fn put(
         .collect();
     answers.extend(join_all(finishes).await);
     decide(answers, n)
+}
+
+/// The client's body as the in-process replica reads it, each piece also
+/// sent to the remote replicas; fails once fewer than a quorum can still
+/// complete the write.
+struct Tee<'b, 's, 'c> {
+    body: &'b mut BodySource<'s, 'c>,
+    putters: &'b mut Vec<Putter>,
+    quorum: usize,
+}
+
+impl crate::http::stream::BodyStream for Tee<'_, '_, '_> {
+    fn read(
+        &mut self,
+        buf: Vec<u8>,
+    ) -> crate::http::stream::LocalBoxFuture<'_, (std::io::Result<usize>, Vec<u8>)> {
+        Box::pin(async move {
+            let start = buf.len();
+            let (res, buf) = self.body.read(buf).await;
+            let n = match res {
+                Ok(n) => n,
+                Err(e) => return (Err(std::io::Error::other(e.to_string())), buf),
+            };
+            if n > 0 {
+                let chunk = bytes::Bytes::copy_from_slice(&buf[start..start + n]);
+                let sends: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = self
+                    .putters
+                    .iter_mut()
+                    .map(|p| Box::pin(p.send(chunk.clone())) as Pin<Box<dyn Future<Output = ()>>>)
+                    .collect();
+                join_all(sends).await;
+                if self.putters.iter().filter(|p| !p.failed()).count() + 1 < self.quorum {
+                    let e = std::io::Error::other("object servers failed during the upload");
+                    return (Err(e), buf);
+                }
+            }
+            (Ok(n), buf)
+        })
+    }
 }
