@@ -381,7 +381,7 @@ fn load_rings(config: &Config, hash: &HashConf) -> Result<Option<ClusterRings>, 
     let mut objects = std::collections::BTreeMap::new();
     objects.insert(0, object);
     for p in config.storage_policies()?.iter() {
-        let index = u32::from(p.index);
+        let index = p.index;
         if index == 0 {
             continue;
         }
