@@ -267,10 +267,8 @@ fn cluster_updater(
     devices: &[DeviceSetup],
     peers: &Rc<Peers>,
 ) -> Rc<ClusterUpdater> {
-    // With a backend listener, updates go where the request said (a Swift
-    // proxy names container and account servers even without paco rings).
-    match config.backend_bind {
-        Some(me) => Rc::new(ClusterUpdater::clustered(
+    match (&config.cluster.swift_dir, config.backend_bind) {
+        (Some(_), Some(me)) => Rc::new(ClusterUpdater::clustered(
             devices
                 .iter()
                 .map(|d| (d.name.clone(), d.db.clone()))
@@ -278,7 +276,7 @@ fn cluster_updater(
             peers.clone(),
             me,
         )),
-        None => Rc::new(ClusterUpdater::local(devices[0].db.clone())),
+        _ => Rc::new(ClusterUpdater::local(devices[0].db.clone())),
     }
 }
 

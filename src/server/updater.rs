@@ -68,6 +68,11 @@ impl ClusterUpdater {
     /// container request 404 then); `Failed` when one could not be
     /// reached, for the caller to keep as an async pending.
     pub async fn update_account(&self, u: &AccountUpdate) -> Result<(), UpdateError> {
+        // A node on its own keeps its accounts itself, as with container
+        // updates.
+        if self.peers.is_none() {
+            return local_account_update(&self.db, u).await;
+        }
         let mut failed = None;
         let mut gone = false;
         for t in &u.targets {
