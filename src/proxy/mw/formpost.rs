@@ -130,19 +130,19 @@ fn title(s: &str) -> String {
 }
 
 async fn keys(next: Next<'_>, req: &SwiftRequest) -> Vec<String> {
-    let db = &next.proxy().db;
+    let proxy = next.proxy();
     let p = &req.path;
     let Some(container) = p.container.as_deref() else {
         return Vec::new();
     };
-    let mut keys = match db.account_state(&p.account).await {
+    let mut keys = match proxy.account_state(&p.account).await {
         Ok(AccountState::Active(info)) => keys_from_meta(
             info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             "x-account-meta-",
         ),
         _ => Vec::new(),
     };
-    if let Ok(Some(info)) = db.container_info(&p.account, container).await {
+    if let Ok(Some(info)) = proxy.container_info(&p.account, container).await {
         if !info.deleted {
             keys.extend(keys_from_meta(
                 info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),

@@ -154,19 +154,12 @@ impl Ctx<'_> {
 
     async fn meta(&self) -> Result<WebMeta, Response> {
         let p = &self.req.path;
-        match self
+        let info = self
             .next
             .proxy()
-            .db
             .container_info(&p.account, self.container_name())
-            .await
-        {
-            Ok(i) => Ok(WebMeta::from_info(i.as_ref().filter(|i| !i.deleted))),
-            Err(e) => {
-                tracing::error!("staticweb container info: {e}");
-                Err(Response::status(503))
-            }
-        }
+            .await?;
+        Ok(WebMeta::from_info(info.as_ref()))
     }
 
     /// A subrequest by the same caller (a temporary URL's user included).

@@ -536,30 +536,24 @@ impl Feature for TempUrl {
 }
 
 async fn keys(next: Next<'_>, req: &SwiftRequest) -> Result<(Vec<String>, Vec<String>), Response> {
-    let db = &next.proxy().db;
+    // Through the proxy's lookups: in a cluster the metadata lives on the
+    // account and container rings' nodes, not necessarily here.
+    let proxy = next.proxy();
     let sp = &req.path;
-    let account_keys = match db.account_state(&sp.account).await {
-        Ok(AccountState::Active(info)) => keys_from_meta(
+    let account_keys = match proxy.account_state(&sp.account).await? {
+        AccountState::Active(info) => keys_from_meta(
             info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             "x-account-meta-",
         ),
-        Ok(_) => Vec::new(),
-        Err(e) => {
-            tracing::error!("tempurl account info: {e}");
-            return Err(Response::status(503));
-        }
+        _ => Vec::new(),
     };
     let container_keys = match sp.container.as_deref() {
-        Some(c) => match db.container_info(&sp.account, c).await {
-            Ok(Some(info)) if !info.deleted => keys_from_meta(
+        Some(c) => match proxy.container_info(&sp.account, c).await? {
+            Some(info) => keys_from_meta(
                 info.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                 "x-container-meta-",
             ),
-            Ok(_) => Vec::new(),
-            Err(e) => {
-                tracing::error!("tempurl container info: {e}");
-                return Err(Response::status(503));
-            }
+            None => Vec::new(),
         },
         None => Vec::new(),
     };
