@@ -84,6 +84,9 @@ pub struct ClusterConfig {
     /// backend listener too, instead of calling the servers in process
     /// (for comparing the two paths).
     pub force_http_backend: bool,
+    /// Seconds between the container updater's sweeps, which send each
+    /// container whose totals changed to its account's replicas.
+    pub container_updater_interval_secs: u64,
 }
 
 impl Default for ClusterConfig {
@@ -94,6 +97,7 @@ impl Default for ClusterConfig {
             conn_timeout_ms: 500,
             node_timeout_ms: 10_000,
             force_http_backend: false,
+            container_updater_interval_secs: 30,
         }
     }
 }

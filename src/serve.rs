@@ -177,6 +177,24 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             )
             .map_err(io_ctx("starting the object updater"))?,
         );
+        if let Some(rings) = &rings {
+            let (updater_cfg, updater_devices) = (config.clone(), devices.clone());
+            updater_handles.push(
+                crate::server::container_updater::spawn(
+                    dev.name.clone(),
+                    dev.db.clone(),
+                    dev.root.clone(),
+                    rings.clone(),
+                    Duration::from_secs(config.cluster.container_updater_interval_secs.max(1)),
+                    flag.clone(),
+                    move || {
+                        let peers = Rc::new(peers_for(&updater_cfg));
+                        cluster_updater(&updater_cfg, &updater_devices, &peers)
+                    },
+                )
+                .map_err(io_ctx("starting the container updater"))?,
+            );
+        }
         let (updater_cfg, updater_devices) = (config.clone(), devices.clone());
         updater_handles.push(
             crate::server::updater::spawn_account_updater(

@@ -60,7 +60,8 @@ fn start_node(ring_dir: &Path, data: &Path, port: u16) -> Node {
     let cfg = format!(
         "backend_bind = \"127.0.0.1:{port}\"\nupdater_interval_secs = 1\n\
          [storage]\nextra_devices = [\"sdb1\"]\n\
-         [cluster]\nswift_dir = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 5000\n",
+         [cluster]\nswift_dir = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 5000\n\
+         container_updater_interval_secs = 1\n",
         ring_dir.display()
     );
     NodeOpts::new("epoll").config(&cfg).data_dir(data).start()
@@ -316,6 +317,31 @@ fn three_nodes_survive_a_node_down() {
         let t = n.token();
         let r = n.req("HEAD", "/v1/AUTH_test/c2", &[("X-Auth-Token", &t)], b"");
         assert_eq!(r.status, 204, "HEAD c2 on node {i}");
+    }
+    // The container updaters bring every account replica the containers'
+    // totals (objects are counted in containers only).
+    let want_totals = serde_json::json!({"c": [13, 10_000 + (0..12).map(|i| 3000 + i).sum::<usize>()], "c2": [4, 4]});
+    for (port, dev) in &aprims {
+        wait_for("account totals on every replica", || {
+            let (s, b) = backend_get(*port, &format!("/{dev}/{apart}/AUTH_test?format=json"));
+            let v: serde_json::Value = serde_json::from_str(&b).unwrap_or_default();
+            let got: serde_json::Map<String, serde_json::Value> = v
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|e| {
+                            (
+                                e["name"].as_str().unwrap_or_default().to_string(),
+                                serde_json::json!([e["count"], e["bytes"]]),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (s == 200 && serde_json::Value::Object(got.clone()) == want_totals)
+                .then_some(())
+                .ok_or(format!("{port}/{dev}: {s} {got:?}"))
+        });
     }
     for n in nodes.into_iter().flatten() {
         n.stop();

@@ -17,6 +17,7 @@
 mod account;
 pub mod account_update;
 mod container;
+pub mod container_updater;
 mod listing;
 pub mod updater;
 
