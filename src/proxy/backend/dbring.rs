@@ -152,28 +152,57 @@ pub async fn read(
         let Some(r) = send(be, dev, part, method, t, headers, query).await else {
             continue;
         };
-        if is_good(r.status) {
-            // A database not yet synced (put timestamp 0) is a 404.
-            let unsynced =
-                header_time(&r, "x-put-timestamp").is_some_and(|ts| ts == Timestamp::from_secs(0));
-            if unsynced {
-                others.push(Response::status(404));
-                continue;
+        match classify(&r, handoff) {
+            Answer::Source => {
+                sources.push(r);
+                if !newest {
+                    break;
+                }
             }
-            sources.push(r);
-            if !newest {
-                break;
-            }
-            continue;
+            Answer::Unsynced => others.push(Response::status(404)),
+            Answer::Ignored => {}
+            Answer::Other => others.push(r),
         }
-        // A handoff's 404 or 5xx says nothing unless it knows of a delete.
-        let knows =
-            header_time(&r, "x-backend-timestamp").is_some_and(|ts| ts != Timestamp::from_secs(0));
-        if handoff && (r.status == 404 || r.status >= 500) && !knows {
-            continue;
-        }
-        others.push(r);
     }
+    conclude(sources, others, t, method)
+}
+
+/// What one backend answer to a read means.
+#[derive(Debug, PartialEq, Eq)]
+enum Answer {
+    /// Good: it can be returned.
+    Source,
+    /// A database never written (put timestamp 0): counts as a 404.
+    Unsynced,
+    /// A handoff's 404 or 5xx that knows of no delete: says nothing.
+    Ignored,
+    /// Kept for the quorum decision when no source is found.
+    Other,
+}
+
+fn classify(r: &Response, handoff: bool) -> Answer {
+    let zero = Timestamp::from_secs(0);
+    if is_good(r.status) {
+        if header_time(r, "x-put-timestamp").is_some_and(|ts| ts == zero) {
+            return Answer::Unsynced;
+        }
+        return Answer::Source;
+    }
+    let knows = header_time(r, "x-backend-timestamp").is_some_and(|ts| ts != zero);
+    if handoff && (r.status == 404 || r.status >= 500) && !knows {
+        return Answer::Ignored;
+    }
+    Answer::Other
+}
+
+/// The newest source, or the quorum's answer among the others (503 when
+/// none has a quorum).
+fn conclude(
+    mut sources: Vec<Response>,
+    mut others: Vec<Response>,
+    t: DbTarget<'_>,
+    method: &str,
+) -> Response {
     if !sources.is_empty() {
         // The newest; the first of equals (Swift's stable sort, last pop).
         let mut best = 0;
@@ -268,6 +297,55 @@ pub fn account_headers(be: &Backend, account: &str, outgoing: &mut [Headers]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resp(status: u16, headers: &[(&str, &str)]) -> Response {
+        let mut r = Response::status(status);
+        for (k, v) in headers {
+            r.headers.set(*k, *v);
+        }
+        r
+    }
+
+    const T: DbTarget<'static> = DbTarget {
+        account: "a",
+        container: Some("c"),
+    };
+
+    #[test]
+    fn answers_are_classified_as_swift_does() {
+        assert_eq!(classify(&resp(204, &[]), false), Answer::Source);
+        assert_eq!(classify(&resp(204, &[]), true), Answer::Source);
+        let unsynced = resp(204, &[("X-Put-Timestamp", "0000000000.00000")]);
+        assert_eq!(classify(&unsynced, false), Answer::Unsynced);
+        assert_eq!(classify(&resp(404, &[]), false), Answer::Other);
+        assert_eq!(classify(&resp(404, &[]), true), Answer::Ignored);
+        assert_eq!(classify(&resp(503, &[]), true), Answer::Ignored);
+        let deleted = resp(404, &[("X-Backend-Timestamp", "0000000005.00000")]);
+        assert_eq!(classify(&deleted, true), Answer::Other);
+    }
+
+    #[test]
+    fn the_newest_source_wins_else_the_quorum() {
+        let old = resp(204, &[("X-Backend-Timestamp", "0000000001.00000")]);
+        let new = resp(200, &[("X-Backend-Timestamp", "0000000002.00000")]);
+        assert_eq!(conclude(vec![old, new], vec![], T, "GET").status, 200);
+        let r = conclude(
+            vec![],
+            vec![resp(404, &[]), resp(404, &[]), resp(503, &[])],
+            T,
+            "GET",
+        );
+        assert_eq!(r.status, 404);
+        // One 404 of three answers is no quorum.
+        let r = conclude(
+            vec![],
+            vec![resp(404, &[]), resp(503, &[]), resp(503, &[])],
+            T,
+            "GET",
+        );
+        assert_eq!(r.status, 503);
+        assert_eq!(conclude(vec![], vec![], T, "HEAD").status, 503);
+    }
 
     #[test]
     fn source_time_prefers_the_backend_timestamp() {
