@@ -57,11 +57,15 @@ fn build_rings(dir: &Path, ports: &[u16]) {
 }
 
 fn start_node(ring_dir: &Path, data: &Path, port: u16) -> Node {
+    start_node_with(ring_dir, data, port, "")
+}
+
+fn start_node_with(ring_dir: &Path, data: &Path, port: u16, extra: &str) -> Node {
     let cfg = format!(
         "backend_bind = \"127.0.0.1:{port}\"\nupdater_interval_secs = 1\n\
          [storage]\nextra_devices = [\"sdb1\"]\n\
          [cluster]\nswift_dir = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 5000\n\
-         container_updater_interval_secs = 1\n",
+         container_updater_interval_secs = 1\n{extra}",
         ring_dir.display()
     );
     NodeOpts::new("epoll").config(&cfg).data_dir(data).start()
@@ -344,6 +348,83 @@ fn three_nodes_survive_a_node_down() {
         });
     }
     for n in nodes.into_iter().flatten() {
+        n.stop();
+    }
+}
+
+/// Each storage policy follows its own object ring: policy 1's
+/// `object-1.ring.gz` places two replicas on the `sdb1` devices only.
+#[test]
+fn each_policy_has_its_own_object_ring() {
+    let ring_dir = tempfile::tempdir().expect("ring dir");
+    let data: Vec<tempfile::TempDir> = (0..NODES)
+        .map(|_| tempfile::tempdir().expect("data dir"))
+        .collect();
+    let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
+    build_rings(ring_dir.path(), &ports);
+    let dir = ring_dir.path();
+    paco(
+        dir,
+        &["ring", "-b", "silver.builder", "create", "6", "2", "1"],
+    );
+    for (i, p) in ports.iter().enumerate() {
+        let dev = format!("r1z{}-127.0.0.1:{p}/sdb1", i + 1);
+        paco(dir, &["ring", "-b", "silver.builder", "add", &dev, "100"]);
+    }
+    paco(dir, &["ring", "-b", "silver.builder", "rebalance"]);
+    paco(
+        dir,
+        &[
+            "ring",
+            "-b",
+            "silver.builder",
+            "write_ring",
+            "-o",
+            "object-1.ring.gz",
+        ],
+    );
+    let policies = "[[policies]]\nindex = 0\nname = \"gold\"\ndefault = true\n\n\
+                    [[policies]]\nindex = 1\nname = \"silver\"\n";
+    let nodes: Vec<Node> = (0..NODES)
+        .map(|i| start_node_with(dir, data[i].path(), ports[i], policies))
+        .collect();
+    let n0 = &nodes[0];
+    let tok = n0.token();
+    let r = n0.req(
+        "PUT",
+        "/v1/AUTH_test/s",
+        &[("X-Auth-Token", &tok), ("X-Storage-Policy", "silver")],
+        b"",
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    for i in 0..5 {
+        let r = n0.req(
+            "PUT",
+            &format!("/v1/AUTH_test/s/o{i}"),
+            &[("X-Auth-Token", &tok)],
+            &pattern(500 + i, i as u8),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    let files = |dev: &str| -> usize {
+        data.iter()
+            .map(|d| count_files(&d.path().join(dev).join("objects-1"), ".data"))
+            .sum()
+    };
+    assert_eq!(files("sdb1"), 10, "two replicas of each object on sdb1");
+    assert_eq!(files("sda1"), 0, "policy 1 uses no sda1 device");
+    for (i, n) in nodes.iter().enumerate() {
+        let t = n.token();
+        let r = n.req("GET", "/v1/AUTH_test/s/o3", &[("X-Auth-Token", &t)], b"");
+        assert_eq!(
+            (r.status, r.body == pattern(503, 3)),
+            (200, true),
+            "node {i}"
+        );
+        let r = n.req("HEAD", "/v1/AUTH_test/s", &[("X-Auth-Token", &t)], b"");
+        assert_eq!(r.header("X-Storage-Policy"), Some("silver"), "node {i}");
+    }
+    for n in nodes {
         n.stop();
     }
 }
