@@ -121,7 +121,13 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         let updater = cluster_updater(&cfg, &worker_devices, &peers);
         let local = Rc::new(local_devices(&cfg, &worker_devices, updater.clone()));
         let backend = match &worker_rings {
-            Some(r) => Backend::clustered(local.clone(), r.clone(), peers, updater),
+            Some(r) => Backend::clustered(
+                local.clone(),
+                r.clone(),
+                peers,
+                updater,
+                Rc::new(worker_policies.clone()),
+            ),
             None => None,
         };
         let backend = backend.unwrap_or_else(|| Backend::local(local[0].objects.clone()));
@@ -148,12 +154,18 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             backend_wakers.push(l.try_clone().map_err(io_ctx("duplicating listeners"))?);
         }
         let (cfg, backend_devices) = (config.clone(), devices.clone());
+        let backend_policies = config.storage_policies()?;
         backend_handles =
             runtime::start(backend_spec, listeners, driver, flag.clone(), move |_| {
                 let peers = Rc::new(peers_for(&cfg));
                 let updater = cluster_updater(&cfg, &backend_devices, &peers);
                 let local = Rc::new(local_devices(&cfg, &backend_devices, updater.clone()));
-                crate::server::BackendServer::new(local, updater, cfg.log_requests)
+                crate::server::BackendServer::new(
+                    local,
+                    updater,
+                    Rc::new(backend_policies.clone()),
+                    cfg.log_requests,
+                )
             })
             .map_err(io_ctx("starting backend workers"))?;
         info!(%bound, "backend protocol listening");

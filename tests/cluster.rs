@@ -424,6 +424,20 @@ fn each_policy_has_its_own_object_ring() {
         let r = n.req("HEAD", "/v1/AUTH_test/s", &[("X-Auth-Token", &t)], b"");
         assert_eq!(r.header("X-Storage-Policy"), Some("silver"), "node {i}");
     }
+    // Per-policy account totals reach every proxy from the account ring.
+    for (i, n) in nodes.iter().enumerate() {
+        wait_for("per-policy account totals", || {
+            let t = n.token();
+            let r = n.req("HEAD", "/v1/AUTH_test", &[("X-Auth-Token", &t)], b"");
+            let got = (
+                r.header("X-Account-Storage-Policy-silver-Object-Count"),
+                r.header("X-Account-Storage-Policy-silver-Container-Count"),
+            );
+            (got == (Some("5"), Some("1")))
+                .then_some(())
+                .ok_or(format!("node {i}: {got:?}"))
+        });
+    }
     for n in nodes {
         n.stop();
     }

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::common::storage_policy::Policies;
 use crate::db::DbPool;
 use crate::http::{BodySource, Headers, Response};
 use crate::obj::server::{ObjRequest, ObjectServer};
@@ -82,6 +83,7 @@ pub struct Backend {
     cluster: Option<(Arc<ClusterRings>, Rc<Peers>)>,
     devices: Rc<Vec<LocalDevice>>,
     updater: Option<Rc<ClusterUpdater>>,
+    policies: Rc<Policies>,
 }
 
 impl Backend {
@@ -92,6 +94,7 @@ impl Backend {
             cluster: None,
             devices: Rc::new(Vec::new()),
             updater: None,
+            policies: Rc::new(Policies::default()),
         }
     }
 
@@ -102,13 +105,20 @@ impl Backend {
         rings: Arc<ClusterRings>,
         peers: Rc<Peers>,
         updater: Rc<ClusterUpdater>,
+        policies: Rc<Policies>,
     ) -> Option<Self> {
         Some(Backend {
             objects: devices.first()?.objects.clone(),
             cluster: Some((rings, peers)),
             devices,
             updater: Some(updater),
+            policies,
         })
+    }
+
+    /// The storage policies this node's servers name.
+    pub(crate) fn policies(&self) -> &Policies {
+        &self.policies
     }
 
     /// Where this node's container servers send account updates.

@@ -12,8 +12,11 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use crate::common::constraints::{Constraints, MetaTarget};
+use crate::common::storage_policy::Policies;
 use crate::common::timestamp::Timestamp;
-use crate::db::{AccountInfo, AccountState, ContainerInfo, ContainerPolicy, ListParams};
+use crate::db::{
+    AccountInfo, AccountState, ContainerInfo, ContainerPolicy, ListParams, PolicyStats,
+};
 use crate::http::{Headers, Response};
 
 use super::account::AccountRequest;
@@ -81,9 +84,22 @@ pub fn container_info_from(account: &str, container: &str, r: &Response) -> Cont
     }
 }
 
-/// An account's stat row from an account server's HEAD/GET answer (the
-/// per-policy totals are not carried by the backend protocol here).
-pub fn account_info_from(account: &str, r: &Response) -> AccountInfo {
+/// An account's stat row from an account server's HEAD/GET answer, with
+/// the per-policy totals Swift's account servers send by policy name.
+pub fn account_info_from(account: &str, r: &Response, policies: &Policies) -> AccountInfo {
+    let policy_stats = policies
+        .iter()
+        .filter_map(|p| {
+            let h = |what: &str| format!("x-account-storage-policy-{}-{what}", p.name);
+            r.headers.get(&h("container-count"))?;
+            Some(PolicyStats {
+                storage_policy_index: i64::from(p.index),
+                container_count: header_num(r, &h("container-count")),
+                object_count: header_num(r, &h("object-count")),
+                bytes_used: header_num(r, &h("bytes-used")),
+            })
+        })
+        .collect();
     AccountInfo {
         account: account.to_string(),
         created_at: header_time(r, "x-backend-timestamp"),
@@ -96,7 +112,7 @@ pub fn account_info_from(account: &str, r: &Response) -> AccountInfo {
         metadata: metadata(r, "account"),
         deleted: false,
         status: String::new(),
-        policy_stats: Vec::new(),
+        policy_stats,
     }
 }
 
@@ -127,13 +143,17 @@ pub async fn account_state(be: &Backend, account: &str) -> Result<AccountState, 
     };
     let r = dbring::read(be, "HEAD", t, &Headers::new(), "").await;
     match r.status {
-        200..=299 => Ok(AccountState::Active(account_info_from(account, &r))),
+        200..=299 => Ok(AccountState::Active(account_info_from(
+            account,
+            &r,
+            be.policies(),
+        ))),
         404 if r
             .headers
             .get("x-account-status")
             .is_some_and(|s| s.eq_ignore_ascii_case("deleted")) =>
         {
-            let mut info = account_info_from(account, &r);
+            let mut info = account_info_from(account, &r, be.policies());
             info.deleted = true;
             info.status = "DELETED".into();
             Ok(AccountState::Deleted(info))
@@ -441,7 +461,7 @@ async fn account_read(
     };
     let got = dbring::read(be, &r.req.method, t, &r.req.headers, &list_query(&params)).await;
     let info = match got.status {
-        200..=299 => Some(account_info_from(r.account, &got)),
+        200..=299 => Some(account_info_from(r.account, &got, r.policies)),
         404 if got
             .headers
             .get("x-account-status")

@@ -23,6 +23,7 @@ pub mod updater;
 
 use std::rc::Rc;
 
+use crate::common::storage_policy::Policies;
 use crate::proxy::backend::LocalDevice;
 use updater::ClusterUpdater;
 
@@ -188,6 +189,7 @@ fn db_error(e: DbError) -> Response {
 pub async fn db_request(
     dev: &LocalDevice,
     updater: &ClusterUpdater,
+    policies: &Policies,
     req: &Request,
     p: &BackendPath,
 ) -> Response {
@@ -197,7 +199,7 @@ pub async fn db_request(
             account::container_row(&dev.db, req, &p.account, c).await
         }
         (Some(c), None) => container::handle(dev, updater, req, &p.account, c).await,
-        _ => account::handle(&dev.db, req, &p.account).await,
+        _ => account::handle(&dev.db, req, &p.account, policies).await,
     }
 }
 
@@ -210,6 +212,7 @@ pub fn listing_iso8601(ts: &Timestamp) -> String {
 pub struct BackendServer {
     devices: Rc<Vec<LocalDevice>>,
     updater: Rc<ClusterUpdater>,
+    policies: Rc<Policies>,
     log_requests: bool,
 }
 
@@ -218,11 +221,13 @@ impl BackendServer {
     pub fn new(
         devices: Rc<Vec<LocalDevice>>,
         updater: Rc<ClusterUpdater>,
+        policies: Rc<Policies>,
         log_requests: bool,
     ) -> Self {
         BackendServer {
             devices,
             updater,
+            policies,
             log_requests,
         }
     }
@@ -238,7 +243,7 @@ impl BackendServer {
         };
         match (&p.container, &p.object) {
             (Some(_), Some(_)) if is_container_update(req) => {
-                db_request(dev, &self.updater, req, &p).await
+                db_request(dev, &self.updater, &self.policies, req, &p).await
             }
             (Some(c), Some(o)) => {
                 if let Err(r) = policy_index(&req.headers) {
@@ -255,7 +260,7 @@ impl BackendServer {
                     .handle(&r, &mut crate::http::stream::BodySource::Client(body))
                     .await
             }
-            _ => db_request(dev, &self.updater, req, &p).await,
+            _ => db_request(dev, &self.updater, &self.policies, req, &p).await,
         }
     }
 }

@@ -92,7 +92,7 @@ async fn send(
                 container: t.container.map(str::to_string),
                 object: None,
             };
-            return Some(crate::server::db_request(local, updater, &req, &p).await);
+            return Some(crate::server::db_request(local, updater, be.policies(), &req, &p).await);
         }
     }
     let addr = dev_addr(dev)?;
