@@ -438,6 +438,15 @@ fn each_policy_has_its_own_object_ring() {
                 .ok_or(format!("node {i}: {got:?}"))
         });
     }
+    for (i, n) in nodes.iter().enumerate() {
+        let (s, b) = get(n, "/v1/AUTH_test?format=json");
+        let v: serde_json::Value = serde_json::from_str(&b).expect("json");
+        assert_eq!(
+            (s, &v[0]["storage_policy"]),
+            (200, &serde_json::json!("silver")),
+            "node {i}"
+        );
+    }
     for n in nodes {
         n.stop();
     }

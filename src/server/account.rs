@@ -81,7 +81,7 @@ pub async fn handle(db: &DbPool, req: &Request, account: &str, policies: &Polici
             };
             match db.account_listing(account, &params).await {
                 Ok(Some((info, items))) => {
-                    info_headers(listing::containers(items), &info, policies)
+                    info_headers(listing::containers(items, policies), &info, policies)
                 }
                 Ok(None) => Response::status(404),
                 Err(e) => db_error(e),
