@@ -179,6 +179,32 @@ fn three_nodes_survive_a_node_down() {
         &body,
     );
     assert_eq!(r.status, 201, "{r:?}");
+    // Node 0's own replica was written in process: its backend listener saw
+    // no PUT of the object, while node 1's did (the partition tells object
+    // writes from container-row updates, which use the container's).
+    let oring = ring_dir.path().join("object.ring.gz");
+    let (opart, oprims) = placement(&oring, &["AUTH_test", "c", "first"]);
+    let (cpart0, _) = placement(
+        &ring_dir.path().join("container.ring.gz"),
+        &["AUTH_test", "c"],
+    );
+    assert_ne!(
+        opart, cpart0,
+        "the object and container partitions must differ here"
+    );
+    let put_seen = |i: usize| -> bool {
+        let dev = oprims
+            .iter()
+            .find(|(port, _)| *port == ports[i])
+            .map(|(_, d)| d.clone())
+            .expect("a replica on every node");
+        let path = format!("/{dev}/{opart}/AUTH_test/c/first");
+        let log = nodes[i].as_ref().expect("node").log();
+        log.lines()
+            .any(|l| l.contains("backend_access") && l.contains("PUT") && l.contains(&path))
+    };
+    assert!(!put_seen(0), "node 0 sent its own replica over HTTP");
+    assert!(put_seen(1), "node 1's replica arrived over HTTP");
     // Every node reads it, and lists the container and the account.
     for i in 0..NODES {
         let n = nodes[i].as_ref().expect("node");
