@@ -338,6 +338,17 @@ fn three_nodes_survive_a_node_down() {
         assert_eq!((s, names(&l)), (200, want_c.clone()), "c on node {i}");
         let (s, l) = get(n, "/v1/AUTH_test/c2");
         assert_eq!((s, names(&l)), (200, want_c2.clone()), "c2 on node {i}");
+        // Listing parameters reach the container servers.
+        assert_eq!(
+            get(n, "/v1/AUTH_test/c?delimiter=j-&limit=5"),
+            (200, "first\nobj-\n".to_string()),
+            "delimited listing on node {i}"
+        );
+        assert_eq!(
+            get(n, "/v1/AUTH_test/c?prefix=obj-1&reverse=true"),
+            (200, "obj-11\nobj-10\nobj-1\n".to_string()),
+            "prefix, reverse on node {i}"
+        );
         let (s, l) = get(n, "/v1/AUTH_test");
         assert_eq!(
             (s, names(&l)),

@@ -33,12 +33,8 @@ pub fn params(req: &Request) -> Result<ListParams, Response> {
     p.marker = get("marker")?;
     p.end_marker = get("end_marker")?;
     p.path = get("path")?;
-    if let Some(d) = get("delimiter")? {
-        if d.chars().count() > 1 || d.chars().any(|c| c as u32 > 254) {
-            return Err(Response::text(412, "Bad delimiter"));
-        }
-        p.delimiter = Some(d);
-    }
+    // Swift 2.22 and later take delimiters of any length.
+    p.delimiter = get("delimiter")?.filter(|d| !d.is_empty());
     p.reverse = get("reverse")?.is_some_and(|v| {
         matches!(
             v.to_ascii_lowercase().as_str(),
