@@ -206,8 +206,8 @@ fn three_nodes_survive_a_node_down() {
     assert!(!put_seen(0), "node 0 sent its own replica over HTTP");
     assert!(put_seen(1), "node 1's replica arrived over HTTP");
     // Every node reads it, and lists the container and the account.
-    for i in 0..NODES {
-        let n = nodes[i].as_ref().expect("node");
+    for (i, n) in nodes.iter().enumerate() {
+        let n = n.as_ref().expect("node");
         let t = n.token();
         let r = n.req("GET", "/v1/AUTH_test/c/first", &[("X-Auth-Token", &t)], b"");
         assert_eq!((r.status, r.body == body), (200, true), "node {i}");
@@ -332,8 +332,8 @@ fn three_nodes_survive_a_node_down() {
     let (s, _) = backend_get(ports[down], &format!("/{c2dev}/{c2part}/AUTH_test/c2"));
     assert_eq!(s, 404, "node 2 should have no c2 database");
     // Every proxy gives the same listings.
-    for i in 0..NODES {
-        let n = nodes[i].as_ref().expect("node");
+    for (i, n) in nodes.iter().enumerate() {
+        let n = n.as_ref().expect("node");
         let (s, l) = get(n, "/v1/AUTH_test/c");
         assert_eq!((s, names(&l)), (200, want_c.clone()), "c on node {i}");
         let (s, l) = get(n, "/v1/AUTH_test/c2");

@@ -11,6 +11,7 @@
 //! the object updates meant for that primary, and with no replicator to
 //! fold it in, its totals would overwrite the primaries' in the account.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -31,7 +32,7 @@ struct Sweep {
     db: DbPool,
     rings: Arc<ClusterRings>,
     updater: Rc<ClusterUpdater>,
-    reported: HashMap<(String, String), ContainerReport>,
+    reported: RefCell<HashMap<(String, String), ContainerReport>>,
 }
 
 impl Sweep {
@@ -67,7 +68,7 @@ impl Sweep {
     }
 
     /// One pass; returns (sent, still failing).
-    async fn pass(&mut self) -> (usize, usize) {
+    async fn pass(&self) -> (usize, usize) {
         let reports = match self.db.container_reports().await {
             Ok(r) => r,
             Err(e) => {
@@ -78,8 +79,8 @@ impl Sweep {
         let (mut sent, mut failing) = (0, 0);
         for (account, report) in reports {
             let key = (account.clone(), report.name.clone());
-            if self.reported.get(&key) == Some(&report) || !self.is_primary(&account, &report.name)
-            {
+            let unchanged = self.reported.borrow().get(&key) == Some(&report);
+            if unchanged || !self.is_primary(&account, &report.name) {
                 continue;
             }
             let targets = self.targets(&account);
@@ -90,7 +91,7 @@ impl Sweep {
             match self.updater.update_account(&u).await {
                 // An account no replica has is not retried (as Swift).
                 Ok(()) | Err(UpdateError::NoContainer) => {
-                    self.reported.insert(key, report);
+                    self.reported.borrow_mut().insert(key, report);
                     sent += 1;
                 }
                 Err(UpdateError::Failed(e)) => {
@@ -119,21 +120,17 @@ where
 {
     let tick = Duration::from_millis(100);
     crate::daemons::spawn_paced("container-updater", interval, tick, flag, move || {
-        let sweep = Rc::new(std::cell::RefCell::new(Sweep {
+        let sweep = Rc::new(Sweep {
             device,
             db,
             rings,
             updater: make_updater(),
-            reported: HashMap::new(),
-        }));
+            reported: RefCell::new(HashMap::new()),
+        });
         move || {
             let (sweep, root) = (sweep.clone(), device_root.clone());
             async move {
-                // Passes never overlap: spawn_paced awaits each one.
-                let Ok(mut s) = sweep.try_borrow_mut() else {
-                    return;
-                };
-                let (sent, failing) = s.pass().await;
+                let (sent, failing) = sweep.pass().await;
                 if sent + failing > 0 {
                     tracing::info!(device = %root.display(), sent, failing, "container updater pass");
                 }
