@@ -96,6 +96,9 @@ pub struct ClusterConfig {
     /// backend listener too, instead of calling the servers in process
     /// (for comparing the two paths).
     pub force_http_backend: bool,
+    /// Seconds between the container updater's sweeps, which send each
+    /// container whose totals changed to its account's replicas.
+    pub container_updater_interval_secs: u64,
 }
 
 impl Default for ClusterConfig {
@@ -106,6 +109,7 @@ impl Default for ClusterConfig {
             conn_timeout_ms: 500,
             node_timeout_ms: 10_000,
             force_http_backend: false,
+            container_updater_interval_secs: 30,
         }
     }
 }
@@ -129,6 +133,10 @@ pub enum Driver {
 pub struct StorageConfig {
     /// The device name objects go to under `data_dir` (`<data_dir>/<device>/objects/...`).
     pub device: String,
+    /// More devices this node serves besides `device` (each its own
+    /// directory under `data_dir`, with its own objects and databases), so
+    /// a node can hold several of a ring's devices — primaries and handoffs.
+    pub extra_devices: Vec<String>,
     /// Partition power of the object layout (2^N partitions).
     pub part_power: u8,
     /// Size of the buffers a request streams through, in bytes.
@@ -216,6 +224,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             device: "sda1".into(),
+            extra_devices: Vec::new(),
             part_power: 10,
             io_buffer_size: 256 * 1024,
             sendfile: true,
@@ -310,11 +319,15 @@ impl Config {
         if !(4096..=16 * 1024 * 1024).contains(&self.storage.io_buffer_size) {
             return bad("storage.io_buffer_size must be between 4096 and 16777216");
         }
-        if self.storage.device.is_empty()
-            || self.storage.device.contains('/')
-            || self.storage.device.starts_with('.')
+        let devices = self.device_names();
+        if devices
+            .iter()
+            .any(|d| d.is_empty() || d.contains('/') || d.starts_with('.'))
         {
-            return bad("storage.device must be a plain directory name");
+            return bad("storage.device and storage.extra_devices must be plain directory names");
+        }
+        if (1..devices.len()).any(|i| devices[..i].contains(&devices[i])) {
+            return bad("storage.extra_devices must not repeat a device");
         }
         if !(1..=1024).contains(&self.io_wq_max_workers) {
             return bad("io_wq_max_workers must be between 1 and 1024");
@@ -344,6 +357,14 @@ impl Config {
     pub fn storage_policies(&self) -> Result<Policies, ConfigError> {
         Policies::new(&self.policies)
             .map_err(|e| ConfigError::Invalid(format!("storage policies: {e}")))
+    }
+
+    /// Every device this node serves: `storage.device` first, then
+    /// `storage.extra_devices`.
+    pub fn device_names(&self) -> Vec<String> {
+        let mut v = vec![self.storage.device.clone()];
+        v.extend(self.storage.extra_devices.iter().cloned());
+        v
     }
 
     /// The worker count after resolving 0 to the number of cores.

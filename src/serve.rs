@@ -17,7 +17,7 @@ use crate::obj::server::ObjectServer;
 use crate::obj::updates::ContainerUpdater;
 use crate::proxy::auth::TempAuth;
 use crate::proxy::backend::remote::Peers;
-use crate::proxy::backend::{Backend, ClusterRings};
+use crate::proxy::backend::{Backend, ClusterRings, LocalDevice};
 use crate::proxy::{info::info_document, App};
 use crate::ring::reload::ReloadingRing;
 use crate::runtime::{self, shutdown::ShutdownFlag, WorkerSpec};
@@ -48,44 +48,22 @@ fn io_ctx(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeErr
 pub fn run(config: Config) -> Result<(), ServeError> {
     config.validate()?;
     let config = Arc::new(config);
-    let device_root = config.data_dir.join(&config.storage.device);
-    std::fs::create_dir_all(&device_root)
-        .map_err(io_ctx(format!("creating {}", device_root.display())))?;
     let hash_conf = HashConf {
         prefix: config.swift_hash.prefix.clone(),
         suffix: config.swift_hash.suffix.clone(),
     };
     let rings = load_rings(&config, &hash_conf)?.map(Arc::new);
-    let manager = HashedManager::new(
-        device_root.clone(),
-        hash_conf.clone(),
-        config.storage.part_power,
-    )
-    .map_err(io_ctx("preparing the object device"))?;
     let policies = config.storage_policies()?;
-    let stores = crate::obj::policies::prepare(
-        &policies,
-        &device_root,
-        &hash_conf,
-        config.storage.part_power,
-    )
-    .map_err(io_ctx("preparing the storage policies"))?;
-    let cleaned = manager
-        .clean_tmp()
-        .map_err(io_ctx("cleaning staged writes"))?;
-    if cleaned > 0 {
-        info!(cleaned, "removed staged writes left by an earlier run");
-    }
-
     let db_threads = config.db_threads.max(1);
-    let db = DbPool::start(
-        device_root.clone(),
-        hash_conf.clone(),
-        config.storage.part_power,
-        db_threads,
-    )
-    .map_err(io_ctx("starting the database pool"))?;
-
+    let mut devices = Vec::new();
+    for name in config.device_names() {
+        devices.push(prepare_device(
+            &config, &name, &hash_conf, &policies, db_threads,
+        )?);
+    }
+    let devices = Arc::new(devices);
+    let manager = devices[0].manager.clone();
+    let db = devices[0].db.clone();
     let workers = config.worker_count();
     let driver =
         runtime::resolve_driver(config.driver).map_err(io_ctx("choosing the io driver"))?;
@@ -131,34 +109,32 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let default_host = bound.to_string();
     let cfg = config.clone();
     let worker_db = db.clone();
-    let worker_manager_for_expirer = manager.clone();
-    let worker_manager = manager;
-    let backend_manager = worker_manager.clone();
+    let worker_manager_for_expirer = manager;
     let backend_spec = spec.clone();
-    let (worker_stores, backend_stores, expirer_stores) = (stores.clone(), stores.clone(), stores);
+    let expirer_stores = devices[0].stores.clone();
+    let worker_devices = devices.clone();
     let worker_policies = policies;
     let worker_rings = rings.clone();
     let handles = runtime::start(spec, listeners, driver, flag.clone(), move |_worker| {
-        // Prepared once above; each worker gets its own handle.
-        let manager = Rc::new(worker_manager.clone());
+        // Prepared once above; each worker gets its own handles.
         let peers = Rc::new(peers_for(&cfg));
-        let updater = updater_for(&cfg, worker_db.clone(), &peers);
-        let objects = Rc::new(
-            ObjectServer::new(
-                manager,
-                cfg.storage.io_buffer_size,
-                cfg.constraints.max_file_size,
-            )
-            .with_stores(&worker_stores)
-            .with_updater(updater),
-        );
+        let updater = cluster_updater(&cfg, &worker_devices, &peers);
+        let local = Rc::new(local_devices(&cfg, &worker_devices, updater.clone()));
+        let backend = match &worker_rings {
+            Some(r) => Backend::clustered(
+                local.clone(),
+                r.clone(),
+                peers,
+                updater,
+                Rc::new(worker_policies.clone()),
+            ),
+            None => None,
+        };
+        let backend = backend.unwrap_or_else(|| Backend::local(local[0].objects.clone()));
         App::new(
             cfg.constraints.clone(),
             auth.clone(),
-            match &worker_rings {
-                Some(r) => Backend::clustered(objects, r.clone(), peers),
-                None => Backend::local(objects),
-            },
+            backend,
             worker_db.clone(),
             Rc::new(info_json.clone()),
             default_host.clone(),
@@ -178,22 +154,17 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         for l in &listeners {
             backend_wakers.push(l.try_clone().map_err(io_ctx("duplicating listeners"))?);
         }
-        let (cfg, db) = (config.clone(), db.clone());
+        let (cfg, backend_devices) = (config.clone(), devices.clone());
+        let backend_policies = config.storage_policies()?;
         backend_handles =
             runtime::start(backend_spec, listeners, driver, flag.clone(), move |_| {
                 let peers = Rc::new(peers_for(&cfg));
-                let updater = updater_for(&cfg, db.clone(), &peers);
-                let objects = ObjectServer::new(
-                    Rc::new(backend_manager.clone()),
-                    cfg.storage.io_buffer_size,
-                    cfg.constraints.max_file_size,
-                )
-                .with_stores(&backend_stores)
-                .with_updater(updater);
+                let updater = cluster_updater(&cfg, &backend_devices, &peers);
+                let local = Rc::new(local_devices(&cfg, &backend_devices, updater.clone()));
                 crate::server::BackendServer::new(
-                    Rc::new(objects),
-                    db.clone(),
-                    cfg.storage.device.clone(),
+                    local,
+                    updater,
+                    Rc::new(backend_policies.clone()),
                     cfg.log_requests,
                 )
             })
@@ -201,25 +172,70 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         info!(%bound, "backend protocol listening");
     }
 
-    let updater_db = db.clone();
-    let updater_cfg = config.clone();
-    let updater_handle = crate::daemons::updater::spawn(
-        config.data_dir.join(&config.storage.device),
-        Duration::from_secs(config.updater_interval_secs.max(1)),
-        flag.clone(),
-        move || updater_for(&updater_cfg, updater_db, &Rc::new(peers_for(&updater_cfg))),
-    )
-    .map_err(io_ctx("starting the object updater"))?;
+    // Each device's async pendings: object servers' container updates
+    // and container servers' account updates.
+    let mut updater_handles = Vec::new();
+    for dev in devices.iter() {
+        let (updater_cfg, updater_devices) = (config.clone(), devices.clone());
+        updater_handles.push(
+            crate::daemons::updater::spawn(
+                dev.root.clone(),
+                Duration::from_secs(config.updater_interval_secs.max(1)),
+                flag.clone(),
+                move || {
+                    let peers = Rc::new(peers_for(&updater_cfg));
+                    cluster_updater(&updater_cfg, &updater_devices, &peers)
+                        as Rc<dyn ContainerUpdater>
+                },
+            )
+            .map_err(io_ctx("starting the object updater"))?,
+        );
+        if let Some(rings) = &rings {
+            let (updater_cfg, updater_devices) = (config.clone(), devices.clone());
+            updater_handles.push(
+                crate::server::container_updater::spawn(
+                    dev.name.clone(),
+                    dev.db.clone(),
+                    dev.root.clone(),
+                    rings.clone(),
+                    Duration::from_secs(config.cluster.container_updater_interval_secs.max(1)),
+                    flag.clone(),
+                    move || {
+                        let peers = Rc::new(peers_for(&updater_cfg));
+                        cluster_updater(&updater_cfg, &updater_devices, &peers)
+                    },
+                )
+                .map_err(io_ctx("starting the container updater"))?,
+            );
+        }
+        let (updater_cfg, updater_devices) = (config.clone(), devices.clone());
+        updater_handles.push(
+            crate::server::updater::spawn_account_updater(
+                dev.root.clone(),
+                Duration::from_secs(config.updater_interval_secs.max(1)),
+                flag.clone(),
+                move || {
+                    let peers = Rc::new(peers_for(&updater_cfg));
+                    cluster_updater(&updater_cfg, &updater_devices, &peers)
+                },
+            )
+            .map_err(io_ctx("starting the account updater"))?,
+        );
+    }
 
-    let expirer_db = db.clone();
+    let expirer_devices = devices.clone();
     let expirer_cfg = config.clone();
     let expirer_manager = worker_manager_for_expirer;
     let expirer_handle = crate::daemons::expirer::spawn(
-        config.data_dir.join(&config.storage.device),
+        devices[0].root.clone(),
         Duration::from_secs(config.expirer_interval_secs.max(1)),
         flag.clone(),
         move || {
-            let updater = updater_for(&expirer_cfg, expirer_db, &Rc::new(peers_for(&expirer_cfg)));
+            let updater = cluster_updater(
+                &expirer_cfg,
+                &expirer_devices,
+                &Rc::new(peers_for(&expirer_cfg)),
+            );
             Rc::new(
                 ObjectServer::new(
                     Rc::new(expirer_manager),
@@ -255,9 +271,14 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     for h in handles.into_iter().chain(backend_handles) {
         let _ = h.join();
     }
-    let _ = updater_handle.join();
+    for h in updater_handles {
+        let _ = h.join();
+    }
     let _ = expirer_handle.join();
-    db.shutdown();
+    drop(db);
+    for dev in devices.iter() {
+        dev.db.shutdown();
+    }
     info!("paco stopped");
     Ok(())
 }
@@ -270,17 +291,99 @@ fn peers_for(config: &Config) -> Peers {
     )
 }
 
-/// Container updates: local databases, plus peers when in a cluster.
-fn updater_for(config: &Config, db: DbPool, peers: &Rc<Peers>) -> Rc<dyn ContainerUpdater> {
+/// Container and account updates: this node's databases, plus peers when
+/// in a cluster.
+fn cluster_updater(
+    config: &Config,
+    devices: &[DeviceSetup],
+    peers: &Rc<Peers>,
+) -> Rc<ClusterUpdater> {
     match (&config.cluster.swift_dir, config.backend_bind) {
         (Some(_), Some(me)) => Rc::new(ClusterUpdater::clustered(
-            db,
+            devices
+                .iter()
+                .map(|d| (d.name.clone(), d.db.clone()))
+                .collect(),
             peers.clone(),
             me,
-            config.storage.device.clone(),
         )),
-        _ => Rc::new(ClusterUpdater::local(db)),
+        _ => Rc::new(ClusterUpdater::local(devices[0].db.clone())),
     }
+}
+
+/// One device's storage, prepared once and shared by every thread.
+struct DeviceSetup {
+    name: String,
+    root: std::path::PathBuf,
+    manager: HashedManager,
+    stores: Vec<(u32, crate::obj::policies::PolicyStore)>,
+    db: DbPool,
+}
+
+/// Creates (if needed) and opens device `name` under `data_dir`.
+fn prepare_device(
+    config: &Config,
+    name: &str,
+    hash_conf: &HashConf,
+    policies: &crate::common::storage_policy::Policies,
+    db_threads: usize,
+) -> Result<DeviceSetup, ServeError> {
+    let root = config.data_dir.join(name);
+    std::fs::create_dir_all(&root).map_err(io_ctx(format!("creating {}", root.display())))?;
+    let manager = HashedManager::new(root.clone(), hash_conf.clone(), config.storage.part_power)
+        .map_err(io_ctx("preparing the object device"))?;
+    let stores =
+        crate::obj::policies::prepare(policies, &root, hash_conf, config.storage.part_power)
+            .map_err(io_ctx("preparing the storage policies"))?;
+    let cleaned = manager
+        .clean_tmp()
+        .map_err(io_ctx("cleaning staged writes"))?;
+    if cleaned > 0 {
+        info!(
+            cleaned,
+            device = name,
+            "removed staged writes left by an earlier run"
+        );
+    }
+    let db = DbPool::start(
+        root.clone(),
+        hash_conf.clone(),
+        config.storage.part_power,
+        db_threads,
+    )
+    .map_err(io_ctx("starting the database pool"))?;
+    Ok(DeviceSetup {
+        name: name.to_string(),
+        root,
+        manager,
+        stores,
+        db,
+    })
+}
+
+/// One thread's object servers over the node's devices.
+fn local_devices(
+    config: &Config,
+    devices: &[DeviceSetup],
+    updater: Rc<ClusterUpdater>,
+) -> Vec<LocalDevice> {
+    devices
+        .iter()
+        .map(|d| LocalDevice {
+            name: d.name.clone(),
+            objects: Rc::new(
+                ObjectServer::new(
+                    Rc::new(d.manager.clone()),
+                    config.storage.io_buffer_size,
+                    config.constraints.max_file_size,
+                )
+                .with_stores(&d.stores)
+                .with_updater(updater.clone()),
+            ),
+            db: d.db.clone(),
+            root: d.root.clone(),
+        })
+        .collect()
 }
 
 /// The rings in `cluster.swift_dir`; `None` (a node on its own) without an
@@ -306,20 +409,39 @@ fn load_rings(config: &Config, hash: &HashConf) -> Result<Option<ClusterRings>, 
         info!(dir = %dir.display(), "no object ring: this node keeps every request local");
         return Ok(None);
     };
+    let mut objects = std::collections::BTreeMap::new();
+    objects.insert(0, object);
+    for p in config.storage_policies()?.iter() {
+        let index = p.index;
+        if index == 0 {
+            continue;
+        }
+        match open(&format!("object-{index}.ring.gz"))? {
+            Some(r) => {
+                objects.insert(index, r);
+            }
+            None => tracing::warn!(
+                policy = %p.name,
+                "no object-{index}.ring.gz: objects of this policy cannot be stored"
+            ),
+        }
+    }
     let rings = ClusterRings {
-        object,
+        objects,
         container: open("container.ring.gz")?,
         account: open("account.ring.gz")?,
         me,
-        device: config.storage.device.clone(),
+        devices: config.device_names(),
         force_http: config.cluster.force_http_backend,
     };
-    let ring = rings.object.get();
-    let local = (0..ring.data().devs.len() as u32)
-        .filter_map(|id| ring.device(id))
-        .any(|d| d.device == rings.device && crate::proxy::backend::dev_addr(d) == Some(me));
-    if !local {
-        tracing::warn!(%me, device = %rings.device, "this node's device is not in the object ring");
+    for (index, ring) in &rings.objects {
+        let ring = ring.get();
+        let local = (0..ring.data().devs.len() as u32)
+            .filter_map(|id| ring.device(id))
+            .any(|d| rings.is_mine(d));
+        if !local {
+            tracing::warn!(%me, policy = index, "none of this node's devices is in the object ring");
+        }
     }
     info!(dir = %dir.display(), force_http = rings.force_http, "rings loaded: cluster mode");
     Ok(Some(rings))

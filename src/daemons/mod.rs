@@ -14,7 +14,7 @@ use crate::runtime::shutdown::ShutdownFlag;
 /// builds the daemon (its state may be `!Send`) and returns the pass; the
 /// pass runs every `interval`, checking `flag` each `tick`, until `flag` is
 /// set.
-fn spawn_paced<S, P, F>(
+pub(crate) fn spawn_paced<S, P, F>(
     what: &'static str,
     interval: Duration,
     tick: Duration,

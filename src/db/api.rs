@@ -196,16 +196,38 @@ impl DbPool {
         metadata: Vec<(String, String)>,
         policy: ContainerPolicy,
     ) -> Result<CreateOutcome> {
+        self.create_container_in(account, container, ts, metadata, policy, true)
+            .await
+    }
+
+    /// Container PUT as a container server of a cluster does it: the
+    /// account lives on the account ring's nodes, not necessarily here, so
+    /// nothing is checked or recorded in a local account (the caller sends
+    /// the account update where the proxy said).
+    pub async fn create_container_alone(
+        &self,
+        account: &str,
+        container: &str,
+        ts: Timestamp,
+        metadata: Vec<(String, String)>,
+        policy: ContainerPolicy,
+    ) -> Result<CreateOutcome> {
+        self.create_container_in(account, container, ts, metadata, policy, false)
+            .await
+    }
+
+    async fn create_container_in(
+        &self,
+        account: &str,
+        container: &str,
+        ts: Timestamp,
+        metadata: Vec<(String, String)>,
+        policy: ContainerPolicy,
+        link_account: bool,
+    ) -> Result<CreateOutcome> {
         let db = Arc::new(self.locate(account, Some(container))?);
-        let account_db = Arc::new(self.locate(account, None)?);
-        let a = account_db.clone();
-        let alive = self
-            .call(&account_db, move |w| {
-                Ok(account_info_on(w, &a)?.is_some_and(|i| !i.deleted))
-            })
-            .await?;
-        if !alive {
-            return Err(DbError::AccountNotFound);
+        if link_account {
+            self.check_account_alive(account).await?;
         }
         let d = db.clone();
         let (outcome, account_reply) = self
@@ -215,7 +237,7 @@ impl DbPool {
                 let (outcome, info) = container::create(conn, &d, ts, policy, &metadata)?;
                 sync_new_file(&d, fresh)?;
                 let reply = match outcome {
-                    CreateOutcome::Created | CreateOutcome::Accepted => {
+                    CreateOutcome::Created | CreateOutcome::Accepted if link_account => {
                         let (tx, rx) = flume::bounded(1);
                         w.report_now(&d, container::report(&info), Some(tx))?;
                         Some(rx)
@@ -229,6 +251,64 @@ impl DbPool {
             self.await_account(rx, account).await?;
         }
         Ok(outcome)
+    }
+
+    /// A container's state as its account should record it, deleted or
+    /// not; `None` when there is no database.
+    pub async fn container_report(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<ContainerReport>> {
+        let db = Arc::new(self.locate(account, Some(container))?);
+        let d = db.clone();
+        let info = self.call(&db, move |w| container_info_on(w, &d)).await?;
+        Ok(info.as_ref().map(container::report))
+    }
+
+    /// Every container database of this device with the state its account
+    /// should record: the container updater's sweep, which sends them to
+    /// the account servers in a cluster. Walks the directory tree (blocking
+    /// I/O; the sweep runs on its own thread).
+    pub async fn container_reports(&self) -> Result<Vec<(String, ContainerReport)>> {
+        let root = self.root().join("containers");
+        let mut out = Vec::new();
+        for path in db_files(&root)? {
+            let Some(hash) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(parse_hash)
+            else {
+                continue;
+            };
+            let db = Arc::new(DbLocation {
+                kind: schema::DbKind::Container,
+                path,
+                hash,
+                partition: 0,
+                account: String::new(),
+                container: None,
+            });
+            let d = db.clone();
+            if let Some(info) = self.call(&db, move |w| container_info_on(w, &d)).await? {
+                out.push((info.account.clone(), container::report(&info)));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn check_account_alive(&self, account: &str) -> Result<()> {
+        let account_db = Arc::new(self.locate(account, None)?);
+        let a = account_db.clone();
+        let alive = self
+            .call(&account_db, move |w| {
+                Ok(account_info_on(w, &a)?.is_some_and(|i| !i.deleted))
+            })
+            .await?;
+        if !alive {
+            return Err(DbError::AccountNotFound);
+        }
+        Ok(())
     }
 
     /// Waits for an account row update; as in Swift, only a missing
@@ -378,4 +458,39 @@ impl DbPool {
         })
         .await
     }
+}
+
+/// The `.db` files under `root` (`<part>/<suffix>/<hash>/<hash>.db`).
+fn db_files(root: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(DbError::Other(format!("{}: {e}", dir.display()))),
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if depth < 3 && path.is_dir() {
+                stack.push((path, depth + 1));
+            } else if depth == 3 && path.extension().is_some_and(|x| x == "db") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A 32-digit hex path hash.
+fn parse_hash(hex: &str) -> Option<[u8; 16]> {
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }

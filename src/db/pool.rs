@@ -158,6 +158,11 @@ impl DbPool {
         }
     }
 
+    /// The device root holding `accounts/` and `containers/`.
+    pub fn root(&self) -> &std::path::Path {
+        &self.inner.shared.config.root
+    }
+
     /// The file and partition of an account (`container` `None`) or
     /// container database.
     pub fn locate(&self, account: &str, container: Option<&str>) -> Result<DbLocation> {

@@ -66,7 +66,7 @@ pub async fn handle(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Res
     resp
 }
 
-fn info_headers(
+pub(crate) fn info_headers(
     resp: &mut Response,
     info: Option<&AccountInfo>,
     policies: &crate::common::storage_policy::Policies,

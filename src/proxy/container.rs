@@ -73,7 +73,7 @@ fn request_timestamp(r: &ContainerRequest<'_>) -> Result<Timestamp, Response> {
 
 /// Swift's `_convert_policy_to_index`: the policy `X-Storage-Policy`
 /// names (400 when unknown or deprecated), or the default policy.
-fn chosen_policy(r: &ContainerRequest<'_>) -> Result<ContainerPolicy, Response> {
+pub(crate) fn chosen_policy(r: &ContainerRequest<'_>) -> Result<ContainerPolicy, Response> {
     let Some(name) = r
         .req
         .headers
@@ -131,7 +131,7 @@ async fn put(
 }
 
 /// Headers describing a container (HEAD and GET).
-fn info_headers(resp: &mut Response, info: &ContainerInfo, policies: &Policies) {
+pub(crate) fn info_headers(resp: &mut Response, info: &ContainerInfo, policies: &Policies) {
     let h = &mut resp.headers;
     h.set("X-Container-Object-Count", info.object_count.to_string());
     h.set("X-Container-Bytes-Used", info.bytes_used.to_string());

@@ -6,6 +6,7 @@ pub mod account;
 pub mod acl;
 pub mod auth;
 pub mod backend;
+pub mod cluster_db;
 pub mod container;
 pub mod cors;
 pub mod gatekeeper;
@@ -157,14 +158,16 @@ impl App {
 }
 
 impl Proxy {
-    /// The container's state from this node's databases, uncached (the
-    /// request's [`infocache`] sits in front: `get_container_info`).
-    /// `None` when missing or deleted.
+    /// The container's state: from the container ring in a cluster, from
+    /// this node's databases otherwise. `None` when missing or deleted.
     pub async fn container_info(
         &self,
         account: &str,
         container: &str,
     ) -> Result<Option<ContainerInfo>, Response> {
+        if self.backend.cluster().is_some() {
+            return cluster_db::container_info(&self.backend, account, container).await;
+        }
         match self.db.container_info(account, container).await {
             Ok(i) => Ok(i.filter(|i| !i.deleted)),
             Err(e) => {
@@ -174,62 +177,16 @@ impl Proxy {
         }
     }
 
-    /// The account's state from this node's databases (uncached).
+    /// The account's state: from the account ring in a cluster, from this
+    /// node's databases otherwise.
     pub async fn account_state(&self, account: &str) -> Result<AccountState, Response> {
+        if self.backend.cluster().is_some() {
+            return cluster_db::account_state(&self.backend, account).await;
+        }
         self.db.account_state(account).await.map_err(|e| {
             tracing::error!("account info: {e}");
             Response::status(503)
         })
-    }
-
-    /// A container write in a cluster gets its timestamp here, so every
-    /// replica records the same one.
-    fn stamp_db_write(&self, req: &Request) -> Option<Request> {
-        let write = matches!(req.method.as_str(), "PUT" | "POST" | "DELETE");
-        if !write || self.backend.cluster().is_none() || req.headers.contains("x-timestamp") {
-            return None;
-        }
-        let mut r = req.clone();
-        r.headers.set(
-            "X-Timestamp",
-            crate::common::timestamp::Timestamp::now().internal(),
-        );
-        Some(r)
-    }
-
-    /// Repeats a container write this node applied on the container's
-    /// other primaries (creating the account there first for a PUT), and
-    /// answers by Swift's quorum over all replicas.
-    async fn replicate_container(
-        &self,
-        req: &Request,
-        account: &str,
-        container: &str,
-        local: Response,
-    ) -> Response {
-        let write = matches!(req.method.as_str(), "PUT" | "POST" | "DELETE");
-        if !write || self.backend.cluster().is_none() || local.status >= 300 {
-            return local;
-        }
-        if req.method == "PUT" {
-            let mut h = crate::http::Headers::new();
-            if let Some(ts) = req.headers.get("x-timestamp") {
-                h.set("X-Timestamp", ts);
-            }
-            self.backend.replicate_db("PUT", account, None, &h).await;
-        }
-        let mut statuses = vec![local.status];
-        statuses.extend(
-            self.backend
-                .replicate_db(&req.method, account, Some(container), &req.headers)
-                .await,
-        );
-        let quorum = backend::quorum::quorum_size(statuses.len());
-        match backend::quorum::best_response(&statuses, quorum) {
-            Some(0) => local,
-            Some(i) => Response::status(statuses[i]),
-            None => Response::text(503, "Not enough container servers answered"),
-        }
     }
 
     /// Below the pipeline: authorization (unless pre-authorized), then the
@@ -277,7 +234,11 @@ impl Proxy {
                 extra_updates,
                 policies: &self.policies,
             };
-            let mut resp = account::handle(&self.db, &self.constraints, &ar).await;
+            let mut resp = if self.backend.cluster().is_some() {
+                cluster_db::account(&self.backend, &self.constraints, &ar).await
+            } else {
+                account::handle(&self.db, &self.constraints, &ar).await
+            };
             self.forget_written(sreq);
             quotas::show_account_quotas(&mut resp, &self.policies);
             return resp;
@@ -316,8 +277,6 @@ impl Proxy {
         }
         let mut resp = match sp.object.as_deref() {
             None => {
-                let stamped = self.stamp_db_write(req);
-                let req = stamped.as_ref().unwrap_or(req);
                 let cr = container::ContainerRequest {
                     req,
                     version: &sp.version,
@@ -326,10 +285,14 @@ impl Proxy {
                     owner: grant == Grant::Owner,
                     policies: &self.policies,
                 };
-                let resp = container::handle(&self.db, &self.constraints, &cr, info.cloned()).await;
+                let resp = if self.backend.cluster().is_some() {
+                    cluster_db::container(&self.backend, &self.constraints, &cr, info.as_deref())
+                        .await
+                } else {
+                    container::handle(&self.db, &self.constraints, &cr, info.cloned()).await
+                };
                 self.forget_written(sreq);
-                self.replicate_container(req, &sp.account, container, resp)
-                    .await
+                resp
             }
             Some(object) => {
                 if need_info && info.is_none() && !is_read(&req.method) {

@@ -1,5 +1,6 @@
 //! The account server of the backend protocol.
 
+use crate::common::storage_policy::Policies;
 use crate::common::timestamp::Timestamp;
 use crate::db::{AccountInfo, AccountState, ContainerReport, CreateOutcome, DbPool};
 use crate::http::{Request, Response};
@@ -8,9 +9,31 @@ use super::{
     db_error, delete_response, listing, metadata_updates, required_timestamp, set_db_times,
 };
 
-/// The stat headers of an account HEAD/GET (Swift's account server).
-fn info_headers(mut r: Response, info: &AccountInfo) -> Response {
+/// The stat headers of an account HEAD/GET (Swift's account server),
+/// with the totals of each configured policy by name.
+fn info_headers(mut r: Response, info: &AccountInfo, policies: &Policies) -> Response {
     let h = &mut r.headers;
+    for p in &info.policy_stats {
+        let Some(policy) = u32::try_from(p.storage_policy_index)
+            .ok()
+            .and_then(|i| policies.get(i))
+        else {
+            continue;
+        };
+        let name = &policy.name;
+        h.set(
+            format!("X-Account-Storage-Policy-{name}-Container-Count"),
+            p.container_count.to_string(),
+        );
+        h.set(
+            format!("X-Account-Storage-Policy-{name}-Object-Count"),
+            p.object_count.to_string(),
+        );
+        h.set(
+            format!("X-Account-Storage-Policy-{name}-Bytes-Used"),
+            p.bytes_used.to_string(),
+        );
+    }
     h.set(
         "X-Account-Container-Count",
         info.container_count.to_string(),
@@ -25,7 +48,7 @@ fn info_headers(mut r: Response, info: &AccountInfo) -> Response {
 }
 
 /// Requests on `/d/p/a`.
-pub async fn handle(db: &DbPool, req: &Request, account: &str) -> Response {
+pub async fn handle(db: &DbPool, req: &Request, account: &str, policies: &Policies) -> Response {
     match req.method.as_str() {
         "PUT" => {
             let ts = match required_timestamp(&req.headers) {
@@ -44,7 +67,7 @@ pub async fn handle(db: &DbPool, req: &Request, account: &str) -> Response {
             }
         }
         "HEAD" => match db.account_state(account).await {
-            Ok(AccountState::Active(info)) => info_headers(Response::empty(204), &info),
+            Ok(AccountState::Active(info)) => info_headers(Response::empty(204), &info, policies),
             Ok(AccountState::Deleted(_)) => {
                 Response::status(404).with_header("X-Account-Status", "Deleted")
             }
@@ -57,7 +80,9 @@ pub async fn handle(db: &DbPool, req: &Request, account: &str) -> Response {
                 Err(r) => return r,
             };
             match db.account_listing(account, &params).await {
-                Ok(Some((info, items))) => info_headers(listing::containers(items), &info),
+                Ok(Some((info, items))) => {
+                    info_headers(listing::containers(items, policies), &info, policies)
+                }
                 Ok(None) => Response::status(404),
                 Err(e) => db_error(e),
             }

@@ -2,6 +2,11 @@
 
 use crate::db::{ContainerInfo, ContainerPolicy, CreateOutcome, DbPool, ObjectUpdate};
 use crate::http::{Request, Response};
+use crate::obj::updates::UpdateError;
+use crate::proxy::backend::LocalDevice;
+
+use super::account_update::{account_targets, send_or_queue, AccountUpdate};
+use super::updater::ClusterUpdater;
 
 use super::{
     db_error, delete_response, listing, metadata_updates, policy_index, required_timestamp,
@@ -24,24 +29,83 @@ fn info_headers(mut r: Response, info: &ContainerInfo) -> Response {
     r
 }
 
+/// After a container PUT or DELETE: the account servers the proxy named
+/// learn the container's state (queued when unreachable). Like Swift's
+/// `account_update`, only an account server answering 404 changes the
+/// answer (to 404).
+async fn update_accounts(
+    dev: &LocalDevice,
+    updater: &ClusterUpdater,
+    req: &Request,
+    account: &str,
+    container: &str,
+    resp: Response,
+) -> Response {
+    let targets = account_targets(&req.headers);
+    if targets.is_empty() || resp.status >= 300 {
+        return resp;
+    }
+    let report = match dev.db.container_report(account, container).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return resp,
+        Err(e) => return db_error(e),
+    };
+    let u = AccountUpdate::new(account, &report, targets);
+    match send_or_queue(updater, &dev.root, &u).await {
+        Err(UpdateError::NoContainer) => Response::status(404),
+        _ => resp,
+    }
+}
+
+/// The policy a container PUT asks for: `X-Backend-Storage-Policy-Index`
+/// when the client named one, else `X-Backend-Storage-Policy-Default` for
+/// a new container (Swift's proxy sends one or the other).
+fn requested_policy(req: &Request) -> Result<ContainerPolicy, Response> {
+    let bad = || Response::text(400, "Invalid X-Storage-Policy-Index");
+    match policy_index(&req.headers) {
+        Ok(Some(i)) => Ok(ContainerPolicy::Explicit(i)),
+        Ok(None) => match req.headers.get("x-backend-storage-policy-default") {
+            None => Ok(ContainerPolicy::Default(0)),
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .map(|i| ContainerPolicy::Default(i.into()))
+                .map_err(|_| bad()),
+        },
+        Err(_) => Err(bad()),
+    }
+}
+
 /// Requests on `/d/p/a/c`.
-pub async fn handle(db: &DbPool, req: &Request, account: &str, container: &str) -> Response {
+pub async fn handle(
+    dev: &LocalDevice,
+    updater: &ClusterUpdater,
+    req: &Request,
+    account: &str,
+    container: &str,
+) -> Response {
+    let db = &dev.db;
     match req.method.as_str() {
         "PUT" => {
             let ts = match required_timestamp(&req.headers) {
                 Ok(t) => t,
                 Err(r) => return r,
             };
-            let policy = match policy_index(&req.headers) {
-                Ok(Some(i)) => ContainerPolicy::Explicit(i),
-                Ok(None) => ContainerPolicy::Default(0),
-                Err(_) => return Response::text(400, "Invalid X-Storage-Policy-Index"),
+            let policy = match requested_policy(req) {
+                Ok(p) => p,
+                Err(r) => return r,
             };
             let meta = metadata_updates(&req.headers, "container");
-            match db
-                .create_container(account, container, ts, meta, policy)
-                .await
-            {
+            // Told where the account lives, this is a cluster's container
+            // server: the account is updated there, not in a local copy.
+            let created = if req.headers.contains("x-account-host") {
+                db.create_container_alone(account, container, ts, meta, policy)
+                    .await
+            } else {
+                db.create_container(account, container, ts, meta, policy)
+                    .await
+            };
+            let resp = match created {
                 Ok(CreateOutcome::Created) => Response::status(201),
                 Ok(CreateOutcome::Accepted) => Response::status(202),
                 Ok(CreateOutcome::PolicyConflict(i)) => Response::status(409)
@@ -50,7 +114,8 @@ pub async fn handle(db: &DbPool, req: &Request, account: &str, container: &str) 
                     Response::status(409)
                 }
                 Err(e) => db_error(e),
-            }
+            };
+            update_accounts(dev, updater, req, account, container, resp).await
         }
         "HEAD" | "GET" => {
             if req.method == "HEAD" {
@@ -89,7 +154,8 @@ pub async fn handle(db: &DbPool, req: &Request, account: &str, container: &str) 
                 Ok(t) => t,
                 Err(r) => return r,
             };
-            delete_response(db.delete_container(account, container, ts).await)
+            let resp = delete_response(db.delete_container(account, container, ts).await);
+            update_accounts(dev, updater, req, account, container, resp).await
         }
         _ => Response::status(405),
     }

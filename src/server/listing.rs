@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::common::storage_policy::Policies;
 use crate::common::timestamp::Timestamp;
 use crate::db::{ContainerEntry, ListItem, ListParams, ObjectEntry};
 use crate::http::{Request, Response};
@@ -32,12 +33,8 @@ pub fn params(req: &Request) -> Result<ListParams, Response> {
     p.marker = get("marker")?;
     p.end_marker = get("end_marker")?;
     p.path = get("path")?;
-    if let Some(d) = get("delimiter")? {
-        if d.chars().count() > 1 || d.chars().any(|c| c as u32 > 254) {
-            return Err(Response::text(412, "Bad delimiter"));
-        }
-        p.delimiter = Some(d);
-    }
+    // Swift 2.22 and later take delimiters of any length.
+    p.delimiter = get("delimiter")?.filter(|d| !d.is_empty());
     p.reverse = get("reverse")?.is_some_and(|v| {
         matches!(
             v.to_ascii_lowercase().as_str(),
@@ -100,18 +97,28 @@ pub fn objects(items: Vec<ListItem<ObjectEntry>>) -> Response {
     )
 }
 
-/// An account listing as Swift's account server writes it.
-pub fn containers(items: Vec<ListItem<ContainerEntry>>) -> Response {
+/// An account listing as Swift's account server writes it (with each
+/// container's policy name when the policy is configured).
+pub fn containers(items: Vec<ListItem<ContainerEntry>>, policies: &Policies) -> Response {
     json_response(
         items
             .into_iter()
             .map(|i| match i {
-                ListItem::Entry(c) => json!({
-                    "name": c.name,
-                    "count": c.count,
-                    "bytes": c.bytes,
-                    "last_modified": iso8601(&c.last_modified),
-                }),
+                ListItem::Entry(c) => {
+                    let mut v = json!({
+                        "name": c.name,
+                        "count": c.count,
+                        "bytes": c.bytes,
+                        "last_modified": iso8601(&c.last_modified),
+                    });
+                    let policy = u32::try_from(c.storage_policy_index)
+                        .ok()
+                        .and_then(|i| policies.get(i));
+                    if let (Some(p), Some(o)) = (policy, v.as_object_mut()) {
+                        o.insert("storage_policy".into(), p.name.clone().into());
+                    }
+                    v
+                }
                 ListItem::Subdir(s) => json!({ "subdir": s }),
             })
             .collect(),

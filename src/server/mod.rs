@@ -9,23 +9,31 @@
 //! Container updates of object writes go where `X-Container-Host` and
 //! `X-Container-Device` say ([`updater::ClusterUpdater`]): this node's
 //! databases, or another node over HTTP when this node has rings
-//! (`[cluster] swift_dir`). Container servers still update their own
-//! account databases rather than the `X-Account-Host` named.
+//! (`[cluster] swift_dir`). Container servers likewise update the account
+//! servers `X-Account-Host` and `X-Account-Device` name
+//! ([`account_update`]), queueing what they cannot deliver. A node may
+//! serve several devices; each request goes to the one its path names.
 
 mod account;
+pub mod account_update;
 mod container;
+pub mod container_updater;
 mod listing;
 pub mod updater;
 
 use std::rc::Rc;
 
+use crate::common::storage_policy::Policies;
+use crate::proxy::backend::LocalDevice;
+use updater::ClusterUpdater;
+
 use percent_encoding::percent_decode_str;
 
 use crate::common::timestamp::Timestamp;
-use crate::db::{DbError, DbPool, DeleteOutcome};
+use crate::db::{DbError, DeleteOutcome};
 use crate::http::conn::{log_access, Handler, LogEntry};
 use crate::http::{BodyReader, Headers, Request, Response};
-use crate::obj::server::{ObjRequest, ObjectServer};
+use crate::obj::server::ObjRequest;
 
 /// A backend request's target, from its path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,21 +182,52 @@ fn db_error(e: DbError) -> Response {
     }
 }
 
+/// An account or container request on `/d/p/a[/c]` (or an object-row
+/// update on `/d/p/a/c/o`) for this node's device `dev`: what the backend
+/// listener answers, and what the proxy calls in process for its own
+/// devices.
+pub async fn db_request(
+    dev: &LocalDevice,
+    updater: &ClusterUpdater,
+    policies: &Policies,
+    req: &Request,
+    p: &BackendPath,
+) -> Response {
+    match (&p.container, &p.object) {
+        (Some(c), Some(o)) => container::object_row(&dev.db, req, &p.account, c, o).await,
+        (Some(c), None) if is_account_update(req) => {
+            account::container_row(&dev.db, req, &p.account, c).await
+        }
+        (Some(c), None) => container::handle(dev, updater, req, &p.account, c).await,
+        _ => account::handle(&dev.db, req, &p.account, policies).await,
+    }
+}
+
+/// A listing's `last_modified` as the backend servers write it.
+pub fn listing_iso8601(ts: &Timestamp) -> String {
+    listing::iso8601(ts)
+}
+
 /// One worker's backend-protocol server.
 pub struct BackendServer {
-    objects: Rc<ObjectServer>,
-    db: DbPool,
-    device: String,
+    devices: Rc<Vec<LocalDevice>>,
+    updater: Rc<ClusterUpdater>,
+    policies: Rc<Policies>,
     log_requests: bool,
 }
 
 impl BackendServer {
-    /// A server for the node's one device, `device`.
-    pub fn new(objects: Rc<ObjectServer>, db: DbPool, device: String, log_requests: bool) -> Self {
+    /// A server for the node's devices.
+    pub fn new(
+        devices: Rc<Vec<LocalDevice>>,
+        updater: Rc<ClusterUpdater>,
+        policies: Rc<Policies>,
+        log_requests: bool,
+    ) -> Self {
         BackendServer {
-            objects,
-            db,
-            device,
+            devices,
+            updater,
+            policies,
             log_requests,
         }
     }
@@ -199,12 +238,12 @@ impl BackendServer {
             Err(msg) => return Response::text(400, &msg),
         };
         // Swift answers 507 for a device that is not mounted here.
-        if p.device != self.device {
+        let Some(dev) = self.devices.iter().find(|d| d.name == p.device) else {
             return Response::status(507);
-        }
+        };
         match (&p.container, &p.object) {
-            (Some(c), Some(o)) if is_container_update(req) => {
-                container::object_row(&self.db, req, &p.account, c, o).await
+            (Some(_), Some(_)) if is_container_update(req) => {
+                db_request(dev, &self.updater, &self.policies, req, &p).await
             }
             (Some(c), Some(o)) => {
                 if let Err(r) = policy_index(&req.headers) {
@@ -217,15 +256,11 @@ impl BackendServer {
                     object: o,
                     headers: &req.headers,
                 };
-                self.objects
+                dev.objects
                     .handle(&r, &mut crate::http::stream::BodySource::Client(body))
                     .await
             }
-            (Some(c), None) if is_account_update(req) => {
-                account::container_row(&self.db, req, &p.account, c).await
-            }
-            (Some(c), None) => container::handle(&self.db, req, &p.account, c).await,
-            _ => account::handle(&self.db, req, &p.account).await,
+            _ => db_request(dev, &self.updater, &self.policies, req, &p).await,
         }
     }
 }

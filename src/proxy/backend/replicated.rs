@@ -65,8 +65,16 @@ async fn send_one(
     if rings.is_local(dev) {
         let mut body = BodySource::Empty;
         return Some(
-            be.local_object(method, t.account, t.container, t.object, headers, &mut body)
-                .await,
+            be.local_object(
+                &dev.device,
+                method,
+                t.account,
+                t.container,
+                t.object,
+                headers,
+                &mut body,
+            )
+            .await,
         );
     }
     let addr = dev_addr(dev)?;
@@ -96,7 +104,16 @@ pub async fn object(
     headers: &Headers,
     body: &mut BodySource<'_, '_>,
 ) -> Response {
-    let ring = rings.object.get();
+    // Each policy's objects follow its own ring; the proxy already named
+    // the container's policy (learned once per request).
+    let policy = headers
+        .get("x-backend-storage-policy-index")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let Some(ring) = rings.object_ring(policy) else {
+        return Response::text(503, &format!("No object ring for storage policy {policy}"));
+    };
+    let ring = ring.get();
     let part = match ring.get_part(t.account, Some(t.container), Some(t.object)) {
         Ok(p) => p,
         Err(e) => return Response::text(500, &format!("object ring: {e}")),
@@ -111,7 +128,15 @@ pub async fn object(
         let mut h = headers.clone();
         add_container_updates(rings, t, &mut [&mut h]);
         return be
-            .local_object(method, t.account, t.container, t.object, &h, body)
+            .local_object(
+                &primaries[0].device,
+                method,
+                t.account,
+                t.container,
+                t.object,
+                &h,
+                body,
+            )
             .await;
     }
     match method {
@@ -122,7 +147,12 @@ pub async fn object(
             let all = primaries.iter().chain(handoffs.iter());
             read_first(be, rings, peers, part, all, method, t, headers).await
         }
-        "PUT" => put(rings, peers, part, primaries, handoffs, t, headers, body).await,
+        "PUT" => {
+            put(
+                be, rings, peers, part, primaries, handoffs, t, headers, body,
+            )
+            .await
+        }
         _ => {
             write_no_body(
                 be, rings, peers, part, primaries, handoffs, method, t, headers,
@@ -331,6 +361,7 @@ enum Opened {
 
 #[allow(clippy::too_many_arguments)]
 async fn put(
+    be: &Backend,
     rings: &ClusterRings,
     peers: &Peers,
     part: u32,
@@ -349,7 +380,14 @@ async fn put(
         Some(len) if !headers.contains("transfer-encoding") => Framing::Length(len),
         _ => Framing::Chunked,
     };
-    let outgoing = outgoing_headers(rings, t, headers, n);
+    let mut outgoing = outgoing_headers(rings, t, headers, n);
+    let mut primaries = primaries;
+    // A primary on this node takes the body in process: its object server
+    // reads the client's body and each piece is passed on to the others.
+    let local = primaries.iter().position(|d| rings.is_local(d)).map(|i| {
+        let dev = primaries.remove(i);
+        (dev, outgoing.remove(i))
+    });
     let spare = RefCell::new(handoffs.into_iter());
     // Each replica's write: its primary, or the next handoff when that
     // primary cannot take it (Swift's `_connect_put_node`).
@@ -393,10 +431,38 @@ async fn put(
             Opened::Failed => answers.push(None),
         }
     }
-    if putters.len() < quorum {
+    if putters.len() + usize::from(local.is_some()) < quorum {
         // Not enough object servers to take the body (or they refused it,
         // as with `If-None-Match: *` on an existing object).
         return decide(answers, n);
+    }
+    if let Some((dev, h)) = local {
+        let tee = Tee {
+            body,
+            putters: &mut putters,
+            quorum,
+        };
+        let mut source = BodySource::Stream(Box::new(tee));
+        let r = be
+            .local_object(
+                &dev.device,
+                "PUT",
+                t.account,
+                t.container,
+                t.object,
+                &h,
+                &mut source,
+            )
+            .await;
+        drop(source);
+        if r.status >= 300 {
+            // The body may not have been read to its end: the other
+            // replicas cannot finish their writes.
+            answers.push(Some(r));
+            return decide(answers, n);
+        }
+        answers.push(Some(r));
+        return finish(peers, putters, answers, n).await;
     }
     // The client's body, read once, each piece sent to every replica.
     loop {
@@ -425,6 +491,16 @@ async fn put(
             return Response::text(503, "Object servers failed during the upload");
         }
     }
+    finish(peers, putters, answers, n).await
+}
+
+/// Waits for the remote replicas' answers and decides by quorum.
+async fn finish(
+    peers: &Peers,
+    putters: Vec<Putter>,
+    mut answers: Vec<Option<Response>>,
+    n: usize,
+) -> Response {
     let finishes: Vec<Pin<Box<dyn Future<Output = Option<Response>> + '_>>> = putters
         .into_iter()
         .map(|p| {
@@ -440,47 +516,41 @@ async fn put(
     decide(answers, n)
 }
 
-/// Repeats an account or container write on the ring's other primaries.
-pub async fn db_write(
-    rings: &ClusterRings,
-    peers: &Peers,
-    method: &str,
-    account: &str,
-    container: Option<&str>,
-    headers: &Headers,
-) -> Vec<u16> {
-    let ring = match container {
-        Some(_) => rings.container.as_ref(),
-        None => rings.account.as_ref(),
-    };
-    let Some(ring) = ring else {
-        return Vec::new();
-    };
-    let ring = ring.get();
-    let Ok((part, devs)) = ring.get_nodes(account, container, None) else {
-        return Vec::new();
-    };
-    let me = rings.me;
-    let remote: Vec<Device> = devs
-        .into_iter()
-        .filter(|d| !(d.device == rings.device && dev_addr(d) == Some(me)))
-        .cloned()
-        .collect();
-    let futs: Vec<Pin<Box<dyn Future<Output = u16> + '_>>> = remote
-        .iter()
-        .map(|d| {
-            Box::pin(async move {
-                let Some(addr) = dev_addr(d) else { return 503 };
-                let path = backend_path(&d.device, part, account, container, None);
-                match peers.request(addr, method, &path, headers, &[]).await {
-                    Ok((head, _)) => head.status,
-                    Err(e) => {
-                        tracing::warn!(%addr, method, "database replica write failed: {e}");
-                        503
-                    }
+/// The client's body as the in-process replica reads it, each piece also
+/// sent to the remote replicas; fails once fewer than a quorum can still
+/// complete the write.
+struct Tee<'b, 's, 'c> {
+    body: &'b mut BodySource<'s, 'c>,
+    putters: &'b mut Vec<Putter>,
+    quorum: usize,
+}
+
+impl crate::http::stream::BodyStream for Tee<'_, '_, '_> {
+    fn read(
+        &mut self,
+        buf: Vec<u8>,
+    ) -> crate::http::stream::LocalBoxFuture<'_, (std::io::Result<usize>, Vec<u8>)> {
+        Box::pin(async move {
+            let start = buf.len();
+            let (res, buf) = self.body.read(buf).await;
+            let n = match res {
+                Ok(n) => n,
+                Err(e) => return (Err(std::io::Error::other(e.to_string())), buf),
+            };
+            if n > 0 {
+                let chunk = bytes::Bytes::copy_from_slice(&buf[start..start + n]);
+                let sends: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = self
+                    .putters
+                    .iter_mut()
+                    .map(|p| Box::pin(p.send(chunk.clone())) as Pin<Box<dyn Future<Output = ()>>>)
+                    .collect();
+                join_all(sends).await;
+                if self.putters.iter().filter(|p| !p.failed()).count() + 1 < self.quorum {
+                    let e = std::io::Error::other("object servers failed during the upload");
+                    return (Err(e), buf);
                 }
-            }) as Pin<Box<dyn Future<Output = u16>>>
+            }
+            (Ok(n), buf)
         })
-        .collect();
-    join_all(futs).await
+    }
 }
