@@ -488,3 +488,44 @@ fn each_policy_has_its_own_object_ring() {
         n.stop();
     }
 }
+
+/// This node's own replica fails before it has read the body (its device's
+/// `tmp/` is gone): the other two replicas still get the whole body, and
+/// two of three is Swift's quorum, so the client gets its 201.
+#[test]
+fn a_failed_local_replica_leaves_the_write_to_the_others() {
+    let ring_dir = tempfile::tempdir().expect("ring dir");
+    let data: Vec<tempfile::TempDir> = (0..NODES)
+        .map(|_| tempfile::tempdir().expect("data dir"))
+        .collect();
+    let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
+    build_rings(ring_dir.path(), &ports);
+    let nodes: Vec<Node> = (0..NODES)
+        .map(|i| start_node(ring_dir.path(), data[i].path(), ports[i]))
+        .collect();
+    let tok = nodes[0].token();
+    let r = nodes[0].req("PUT", "/v1/AUTH_test/c", &[("X-Auth-Token", &tok)], b"");
+    assert_eq!(r.status, 201, "container PUT: {r:?}");
+    let (_, prims) = placement(
+        &ring_dir.path().join("object.ring.gz"),
+        &["AUTH_test", "c", "o"],
+    );
+    let local_dev = prims
+        .iter()
+        .find(|(port, _)| *port == ports[0])
+        .map(|(_, d)| d.clone())
+        .expect("one replica on every node");
+    let tmp = data[0].path().join(&local_dev).join("tmp");
+    std::fs::remove_dir_all(&tmp).expect("remove tmp");
+    std::fs::write(&tmp, b"not a directory").expect("block tmp");
+    let body = pattern(700_000, 9);
+    let r = nodes[0].req("PUT", "/v1/AUTH_test/c/o", &[("X-Auth-Token", &tok)], &body);
+    assert_eq!(r.status, 201, "{r:?}\n{}", nodes[0].log_tail(20));
+    assert_eq!(r.header("etag"), Some(md5_hex(&body).as_str()));
+    for node in &nodes[1..] {
+        let tok = node.token();
+        let g = node.req("GET", "/v1/AUTH_test/c/o", &[("X-Auth-Token", &tok)], b"");
+        assert_eq!(g.status, 200, "{g:?}");
+        assert!(g.body == body, "body differs");
+    }
+}

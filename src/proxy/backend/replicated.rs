@@ -437,10 +437,12 @@ async fn put(
         return decide(answers, n);
     }
     if let Some((dev, h)) = local {
+        let ended = std::cell::Cell::new(false);
         let tee = Tee {
             body,
             putters: &mut putters,
             quorum,
+            ended: &ended,
         };
         let mut source = BodySource::Stream(Box::new(tee));
         let r = be
@@ -455,14 +457,20 @@ async fn put(
             )
             .await;
         drop(source);
-        if r.status >= 300 {
-            // The body may not have been read to its end: the other
-            // replicas cannot finish their writes.
+        if (300..500).contains(&r.status) {
+            // The request itself was refused (a precondition, the ETag,
+            // the client): no replica may keep it.
             answers.push(Some(r));
             return decide(answers, n);
         }
+        let this_node_failed = r.status >= 500;
         answers.push(Some(r));
-        return finish(peers, putters, answers, n).await;
+        if !this_node_failed || ended.get() {
+            return finish(peers, putters, answers, n).await;
+        }
+        // This node's replica failed part-way (e.g. its disk is full): the
+        // others get the rest of the body and the quorum decides, as for a
+        // remote replica that fails during the upload.
     }
     // The client's body, read once, each piece sent to every replica.
     loop {
@@ -523,6 +531,8 @@ struct Tee<'b, 's, 'c> {
     body: &'b mut BodySource<'s, 'c>,
     putters: &'b mut Vec<Putter>,
     quorum: usize,
+    /// Set once the client's body has been read to its end.
+    ended: &'b std::cell::Cell<bool>,
 }
 
 impl crate::http::stream::BodyStream for Tee<'_, '_, '_> {
@@ -537,6 +547,9 @@ impl crate::http::stream::BodyStream for Tee<'_, '_, '_> {
                 Ok(n) => n,
                 Err(e) => return (Err(std::io::Error::other(e.to_string())), buf),
             };
+            if n == 0 {
+                self.ended.set(true);
+            }
             if n > 0 {
                 let chunk = bytes::Bytes::copy_from_slice(&buf[start..start + n]);
                 let sends: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = self
