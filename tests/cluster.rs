@@ -490,8 +490,8 @@ fn each_policy_has_its_own_object_ring() {
 }
 
 /// This node's own replica fails before it has read the body (its device's
-/// `tmp/` is gone): the other two replicas still get the whole body, and
-/// two of three is Swift's quorum, so the client gets its 201.
+/// `tmp/` is gone): a handoff takes its place, as for an unreachable
+/// remote primary, so the object still has three replicas.
 #[test]
 fn a_failed_local_replica_leaves_the_write_to_the_others() {
     let ring_dir = tempfile::tempdir().expect("ring dir");
@@ -528,4 +528,6 @@ fn a_failed_local_replica_leaves_the_write_to_the_others() {
         assert_eq!(g.status, 200, "{g:?}");
         assert!(g.body == body, "body differs");
     }
+    let copies: usize = data.iter().map(|d| count_files(d.path(), ".data")).sum();
+    assert_eq!(copies, 3, "two primaries and a handoff hold the object");
 }

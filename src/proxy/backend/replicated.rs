@@ -359,6 +359,41 @@ enum Opened {
     Failed,
 }
 
+/// One replica's write: `first` (its primary), or the next handoff when
+/// that cannot take it (Swift's `_connect_put_node`).
+#[allow(clippy::too_many_arguments)]
+async fn open_put_node(
+    peers: &Peers,
+    spare: &RefCell<std::vec::IntoIter<Device>>,
+    first: Option<Device>,
+    part: u32,
+    t: &Target<'_>,
+    h: &Headers,
+    framing: Framing,
+) -> Opened {
+    let mut dev = first.or_else(|| spare.borrow_mut().next());
+    while let Some(d) = dev {
+        if let Some(addr) = dev_addr(&d) {
+            let path = backend_path(
+                &d.device,
+                part,
+                t.account,
+                Some(t.container),
+                Some(t.object),
+            );
+            match peers.open_put(addr, "PUT", &path, h, framing).await {
+                Ok(p) => return Opened::Streaming(p),
+                Err(Some((head, b))) if head.status < 500 && head.status != 507 => {
+                    return Opened::Answered(to_response(&head, b));
+                }
+                Err(_) => {}
+            }
+        }
+        dev = spare.borrow_mut().next();
+    }
+    Opened::Failed
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn put(
     be: &Backend,
@@ -389,36 +424,19 @@ async fn put(
         (dev, outgoing.remove(i))
     });
     let spare = RefCell::new(handoffs.into_iter());
-    // Each replica's write: its primary, or the next handoff when that
-    // primary cannot take it (Swift's `_connect_put_node`).
     let futs: Vec<Pin<Box<dyn Future<Output = Opened> + '_>>> = primaries
         .into_iter()
         .zip(outgoing.iter())
         .map(|(first, h)| {
-            let spare = &spare;
-            Box::pin(async move {
-                let mut dev = Some(first);
-                while let Some(d) = dev {
-                    if let Some(addr) = dev_addr(&d) {
-                        let path = backend_path(
-                            &d.device,
-                            part,
-                            t.account,
-                            Some(t.container),
-                            Some(t.object),
-                        );
-                        match peers.open_put(addr, "PUT", &path, h, framing).await {
-                            Ok(p) => return Opened::Streaming(p),
-                            Err(Some((head, b))) if head.status < 500 && head.status != 507 => {
-                                return Opened::Answered(to_response(&head, b));
-                            }
-                            Err(_) => {}
-                        }
-                    }
-                    dev = spare.borrow_mut().next();
-                }
-                Opened::Failed
-            }) as Pin<Box<dyn Future<Output = Opened>>>
+            Box::pin(open_put_node(
+                peers,
+                &spare,
+                Some(first),
+                part,
+                t,
+                h,
+                framing,
+            )) as Pin<Box<dyn Future<Output = Opened>>>
         })
         .collect();
     let opened = join_all(futs).await;
@@ -438,11 +456,13 @@ async fn put(
     }
     if let Some((dev, h)) = local {
         let ended = std::cell::Cell::new(false);
+        let read_any = std::cell::Cell::new(false);
         let tee = Tee {
             body,
             putters: &mut putters,
             quorum,
             ended: &ended,
+            read_any: &read_any,
         };
         let mut source = BodySource::Stream(Box::new(tee));
         let r = be
@@ -464,7 +484,18 @@ async fn put(
             return decide(answers, n);
         }
         let this_node_failed = r.status >= 500;
-        answers.push(Some(r));
+        if this_node_failed && !read_any.get() {
+            // It failed before taking any of the body (its device is gone,
+            // say): a handoff takes this replica, as for a remote primary
+            // that cannot be reached.
+            match open_put_node(peers, &spare, None, part, t, &h, framing).await {
+                Opened::Streaming(p) => putters.push(p),
+                Opened::Answered(a) => answers.push(Some(a)),
+                Opened::Failed => answers.push(Some(r)),
+            }
+        } else {
+            answers.push(Some(r));
+        }
         if !this_node_failed || ended.get() {
             return finish(peers, putters, answers, n).await;
         }
@@ -533,6 +564,8 @@ struct Tee<'b, 's, 'c> {
     quorum: usize,
     /// Set once the client's body has been read to its end.
     ended: &'b std::cell::Cell<bool>,
+    /// Set once any of the body has been read.
+    read_any: &'b std::cell::Cell<bool>,
 }
 
 impl crate::http::stream::BodyStream for Tee<'_, '_, '_> {
@@ -549,6 +582,8 @@ impl crate::http::stream::BodyStream for Tee<'_, '_, '_> {
             };
             if n == 0 {
                 self.ended.set(true);
+            } else {
+                self.read_any.set(true);
             }
             if n > 0 {
                 let chunk = bytes::Bytes::copy_from_slice(&buf[start..start + n]);
