@@ -6,8 +6,8 @@
 //! ([`remote`]), replicated writes decided by Swift's quorum rules
 //! ([`quorum`], [`replicated`]).
 
-pub mod delete_at;
 pub mod dbring;
+pub mod delete_at;
 pub mod quorum;
 pub mod remote;
 pub mod replicated;
