@@ -200,23 +200,12 @@ impl DbPool {
             .await
     }
 
-    /// Container PUT as a container server of a cluster does it: the
-    /// account lives on the account ring's nodes, not necessarily here, so
-    /// nothing is checked or recorded in a local account (the caller sends
-    /// the account update where the proxy said).
-    pub async fn create_container_alone(
-        &self,
-        account: &str,
-        container: &str,
-        ts: Timestamp,
-        metadata: Vec<(String, String)>,
-        policy: ContainerPolicy,
-    ) -> Result<CreateOutcome> {
-        self.create_container_in(account, container, ts, metadata, policy, false)
-            .await
-    }
-
-    async fn create_container_in(
+    /// Container PUT, with `link_account` false as a container server of
+    /// a cluster does it: the account lives on the account ring's nodes,
+    /// not necessarily here, so nothing is checked or recorded in a local
+    /// account (the caller sends the account update where the proxy said).
+    /// With it true, [`DbPool::create_container`].
+    pub async fn create_container_in(
         &self,
         account: &str,
         container: &str,
