@@ -56,6 +56,30 @@ fn build_rings(dir: &Path, ports: &[u16]) {
     }
 }
 
+/// A cluster's temp dirs (rings, one data dir a node) and backend ports,
+/// with its rings built.
+struct Layout {
+    ring_dir: tempfile::TempDir,
+    data: Vec<tempfile::TempDir>,
+    ports: Vec<u16>,
+}
+
+impl Layout {
+    fn new() -> Self {
+        let ring_dir = tempfile::tempdir().expect("ring dir");
+        let data = (0..NODES)
+            .map(|_| tempfile::tempdir().expect("data dir"))
+            .collect();
+        let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
+        build_rings(ring_dir.path(), &ports);
+        Layout {
+            ring_dir,
+            data,
+            ports,
+        }
+    }
+}
+
 fn start_node(ring_dir: &Path, data: &Path, port: u16) -> Node {
     start_node_with(ring_dir, data, port, "")
 }
@@ -158,12 +182,11 @@ fn count_files(root: &Path, suffix: &str) -> usize {
 
 #[test]
 fn three_nodes_survive_a_node_down() {
-    let ring_dir = tempfile::tempdir().expect("ring dir");
-    let data: Vec<tempfile::TempDir> = (0..NODES)
-        .map(|_| tempfile::tempdir().expect("data dir"))
-        .collect();
-    let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
-    build_rings(ring_dir.path(), &ports);
+    let Layout {
+        ring_dir,
+        data,
+        ports,
+    } = Layout::new();
     let mut nodes: Vec<Option<Node>> = (0..NODES)
         .map(|i| Some(start_node(ring_dir.path(), data[i].path(), ports[i])))
         .collect();
@@ -393,12 +416,11 @@ fn three_nodes_survive_a_node_down() {
 /// `object-1.ring.gz` places two replicas on the `sdb1` devices only.
 #[test]
 fn each_policy_has_its_own_object_ring() {
-    let ring_dir = tempfile::tempdir().expect("ring dir");
-    let data: Vec<tempfile::TempDir> = (0..NODES)
-        .map(|_| tempfile::tempdir().expect("data dir"))
-        .collect();
-    let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
-    build_rings(ring_dir.path(), &ports);
+    let Layout {
+        ring_dir,
+        data,
+        ports,
+    } = Layout::new();
     let dir = ring_dir.path();
     paco(
         dir,
