@@ -8,6 +8,7 @@ use crate::common::constraints::Constraints;
 use crate::common::hash::HashConf;
 use crate::config::TempAuthConfig;
 use crate::db::DbPool;
+use crate::http::stream::BodyStream;
 use crate::obj::hashed::HashedManager;
 use crate::obj::server::ObjectServer;
 use crate::proxy::auth::TempAuth;
@@ -34,4 +35,17 @@ pub(crate) fn local_proxy(root: &Path) -> (Rc<Proxy>, DbPool) {
         policies: Rc::new(Default::default()),
     });
     (proxy, db)
+}
+
+/// Reads `s` to its end, one string per piece it hands out, so a test
+/// sees each heartbeat as its own piece.
+pub(crate) async fn read_pieces(s: &mut impl BodyStream) -> Vec<String> {
+    let mut pieces = Vec::new();
+    loop {
+        let (res, buf) = s.read(Vec::with_capacity(4096)).await;
+        if res.expect("read") == 0 {
+            return pieces;
+        }
+        pieces.push(String::from_utf8(buf).expect("utf8"));
+    }
 }

@@ -553,15 +553,7 @@ pub(super) mod tests {
             // Heartbeat after every delete.
             let mut s = DeleteStream::new(entry, req, Some(OutFormat::Plain), Duration::ZERO);
             s.queue(vec![Ok("c/o1".into()), Ok("c/o2".into())]);
-            let mut pieces = Vec::new();
-            loop {
-                let (res, buf) = s.read(Vec::with_capacity(4096)).await;
-                if res.expect("read") == 0 {
-                    break;
-                }
-                pieces.push(String::from_utf8(buf).expect("utf8"));
-            }
-            pieces
+            crate::proxy::test_support::read_pieces(&mut s).await
         });
         assert_eq!(pieces.len(), 3, "{pieces:?}");
         assert_eq!((pieces[0].as_str(), pieces[1].as_str()), (" ", " "));
