@@ -249,10 +249,15 @@ impl DbPool {
         account: &str,
         container: &str,
     ) -> Result<Option<ContainerReport>> {
+        let info = self.container_row(account, container).await?;
+        Ok(info.as_ref().map(container::report))
+    }
+
+    /// The container's stat row, deleted or not.
+    async fn container_row(&self, account: &str, container: &str) -> Result<Option<ContainerInfo>> {
         let db = Arc::new(self.locate(account, Some(container))?);
         let d = db.clone();
-        let info = self.call(&db, move |w| container_info_on(w, &d)).await?;
-        Ok(info.as_ref().map(container::report))
+        self.call(&db, move |w| container_info_on(w, &d)).await
     }
 
     /// Every container database of this device with the state its account
@@ -321,9 +326,7 @@ impl DbPool {
         account: &str,
         container: &str,
     ) -> Result<Option<ContainerInfo>> {
-        let db = Arc::new(self.locate(account, Some(container))?);
-        let d = db.clone();
-        let info = self.call(&db, move |w| container_info_on(w, &d)).await?;
+        let info = self.container_row(account, container).await?;
         Ok(info.filter(|i| !i.deleted))
     }
 
