@@ -7,7 +7,7 @@
 use md5::{Digest, Md5};
 
 use crate::http::conditional::{self, Precondition};
-use crate::http::stream::{LocalBoxFuture, StreamBody};
+use crate::http::stream::LocalBoxFuture;
 use crate::http::{Body, BodySource, Response};
 
 use super::segments::{requested_span, Segment, SegmentSource, SegmentStream};
@@ -251,16 +251,9 @@ impl Dlo {
                 last: (last + 1 < s.bytes).then_some(last),
             });
         }
-        let mut stream = SegmentStream::new(next.entry(), req, "DLO", pieces);
-        if let Err(e) = stream.prime().await {
-            tracing::warn!(path = %req.head.raw_path, "DLO: {e}");
-            return Response::status(e.status());
-        }
-        resp.body = Body::Stream(StreamBody {
-            len,
-            stream: Box::new(stream),
-        });
-        resp
+        SegmentStream::new(next.entry(), req, "DLO", pieces)
+            .into_response(resp, len)
+            .await
     }
 }
 

@@ -11,8 +11,8 @@ use std::io;
 use md5::{Digest, Md5};
 
 use crate::http::range::{self, RangeOutcome};
-use crate::http::stream::{BodyStream, LocalBoxFuture};
-use crate::http::Response;
+use crate::http::stream::{BodyStream, LocalBoxFuture, StreamBody};
+use crate::http::{Body, Response};
 
 use super::{Entry, SwiftRequest};
 
@@ -119,6 +119,21 @@ impl SegmentStream {
             lead: Vec::new(),
             lead_pos: 0,
         }
+    }
+
+    /// Primes the stream and makes it `resp`'s body of `len` bytes; a first
+    /// segment that cannot be served turns the answer into its error
+    /// status (logged with the request path).
+    pub async fn into_response(mut self, mut resp: Response, len: u64) -> Response {
+        if let Err(e) = self.prime().await {
+            tracing::warn!(path = %self.template.head.raw_path, "{}: {e}", self.source);
+            return Response::status(e.status());
+        }
+        resp.body = Body::Stream(StreamBody {
+            len,
+            stream: Box::new(self),
+        });
+        resp
     }
 
     /// Opens the first object segment, so a missing or changed first

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::http::conditional::{self, Precondition};
 use crate::http::range;
-use crate::http::stream::{LocalBoxFuture, StreamBody};
+use crate::http::stream::LocalBoxFuture;
 use crate::http::{Body, Headers, Response};
 
 use super::segments::{requested_ranges, Segment, SegmentSource, SegmentStream, Span};
@@ -392,16 +392,9 @@ impl Slo {
             }
             Selection::Many(rs) => multipart(&mut resp.headers, &pieces, &rs, total),
         };
-        let mut stream = SegmentStream::new(next.entry(), req, "SLO", segments);
-        if let Err(e) = stream.prime().await {
-            tracing::warn!(path = %req.head.raw_path, "SLO: {e}");
-            return Response::status(e.status());
-        }
-        resp.body = Body::Stream(StreamBody {
-            len,
-            stream: Box::new(stream),
-        });
-        resp
+        SegmentStream::new(next.entry(), req, "SLO", segments)
+            .into_response(resp, len)
+            .await
     }
 
     /// `?multipart-manifest=get&format=raw`: the manifest as it was PUT.
