@@ -10,9 +10,10 @@ use std::io;
 
 use md5::{Digest, Md5};
 
+use crate::http::conditional::{self, Precondition};
 use crate::http::range::{self, RangeOutcome};
 use crate::http::stream::{BodyStream, LocalBoxFuture, StreamBody};
-use crate::http::{Body, Response};
+use crate::http::{Body, Headers, Response};
 
 use super::{Entry, SwiftRequest};
 
@@ -86,6 +87,30 @@ struct Current {
     /// Whole-segment check: running MD5 and the ETag it must end with.
     check: Option<(Md5, String)>,
     path: String,
+}
+
+/// A large object's answer to the request's conditional headers, judged
+/// against the whole object's `etag` (as Swift's SLO and DLO do, not the
+/// manifest's): a 304 keeps `headers` with an empty body, a 412 carries
+/// the ETag; `None` to go on serving.
+pub fn precondition_answer(
+    req: &Headers,
+    headers: &mut Headers,
+    etag: &str,
+    last_modified: i64,
+) -> Option<Response> {
+    match conditional::evaluate(req, etag, last_modified, true) {
+        Precondition::Proceed => None,
+        Precondition::NotModified => {
+            let mut r = Response::empty(304);
+            r.headers = std::mem::take(headers);
+            r.headers.set("Content-Length", "0");
+            Some(r)
+        }
+        Precondition::Failed => {
+            Some(Response::status(412).with_header("Etag", format!("\"{etag}\"")))
+        }
+    }
 }
 
 /// Streams a large object's segments in order.
