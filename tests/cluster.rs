@@ -13,44 +13,23 @@ use common::*;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const NODES: usize = 3;
 const DEVICES: [&str; 2] = ["sda1", "sdb1"];
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn paco(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_paco"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("PACO_CONFIG")
-        .output()
-        .expect("run paco");
-    assert!(
-        out.status.success(),
-        "paco {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Object, container and account rings: one zone per node, two devices
 /// in each, three replicas.
 fn build_rings(dir: &Path, ports: &[u16]) {
-    paco(dir, &["ring", "create", "6", "3", "1"]);
+    run_paco(dir, &["ring", "create", "6", "3", "1"]);
     for (i, p) in ports.iter().enumerate() {
         for d in DEVICES {
             let dev = format!("r1z{}-127.0.0.1:{p}/{d}", i + 1);
-            paco(dir, &["ring", "add", &dev, "100"]);
+            run_paco(dir, &["ring", "add", &dev, "100"]);
         }
     }
-    paco(dir, &["ring", "rebalance"]);
-    paco(dir, &["ring", "write_ring", "-o", "object.ring.gz"]);
+    run_paco(dir, &["ring", "rebalance"]);
+    run_paco(dir, &["ring", "write_ring", "-o", "object.ring.gz"]);
     for name in ["container.ring.gz", "account.ring.gz"] {
         std::fs::copy(dir.join("object.ring.gz"), dir.join(name)).expect("copy ring");
     }
@@ -100,7 +79,7 @@ fn placement(ring: &Path, names: &[&str]) -> (u32, Vec<(u16, String)>) {
     let dir = ring.parent().expect("ring dir");
     let mut args = vec!["ring", "get", ring.to_str().expect("utf8"), "--json"];
     args.extend_from_slice(names);
-    let v: serde_json::Value = serde_json::from_str(&paco(dir, &args)).expect("ring get json");
+    let v: serde_json::Value = serde_json::from_str(&run_paco(dir, &args)).expect("ring get json");
     let part = v["partition"].as_u64().expect("partition") as u32;
     let prim = v["primaries"]
         .as_array()
@@ -422,16 +401,16 @@ fn each_policy_has_its_own_object_ring() {
         ports,
     } = Layout::new();
     let dir = ring_dir.path();
-    paco(
+    run_paco(
         dir,
         &["ring", "-b", "silver.builder", "create", "6", "2", "1"],
     );
     for (i, p) in ports.iter().enumerate() {
         let dev = format!("r1z{}-127.0.0.1:{p}/sdb1", i + 1);
-        paco(dir, &["ring", "-b", "silver.builder", "add", &dev, "100"]);
+        run_paco(dir, &["ring", "-b", "silver.builder", "add", &dev, "100"]);
     }
-    paco(dir, &["ring", "-b", "silver.builder", "rebalance"]);
-    paco(
+    run_paco(dir, &["ring", "-b", "silver.builder", "rebalance"]);
+    run_paco(
         dir,
         &[
             "ring",

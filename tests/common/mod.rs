@@ -420,6 +420,30 @@ pub fn chunked(parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a backend
+/// listener a ring must name before its node starts).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Runs `paco args` in `dir` (ring building and other one-shot commands),
+/// asserts it succeeded and returns its stdout.
+pub fn run_paco(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_paco"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("PACO_CONFIG")
+        .output()
+        .expect("run paco");
+    assert!(
+        out.status.success(),
+        "paco {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Appends a ustar member to `out`: `kind` b'0' a file, b'5' a directory,
 /// b'x' pax records; padded to the 512-byte block.
 pub fn tar_member(out: &mut Vec<u8>, name: &str, data: &[u8], kind: u8) {
