@@ -260,21 +260,24 @@ mod tests {
 
     #[test]
     fn targets_come_from_the_proxy_headers() {
-        let mut h = crate::http::Headers::new();
-        assert!(update_targets(&h).is_empty());
-        h.set("X-Container-Host", "10.0.0.1:6201,10.0.0.2:6201");
-        h.set("X-Container-Device", "sda,sdb");
-        h.set("X-Container-Partition", "7");
-        let t = update_targets(&h);
-        assert_eq!(t.len(), 2);
-        assert_eq!(
-            (
-                t[1].host.as_str(),
-                t[1].device.as_str(),
-                t[1].partition.as_str()
-            ),
-            ("10.0.0.2:6201", "sdb", "7")
-        );
+        for server in ["container", "account"] {
+            let mut h = crate::http::Headers::new();
+            assert!(targets_named(&h, server).is_empty());
+            h.set(format!("X-{server}-Host"), "10.0.0.1:6201,10.0.0.2:6201");
+            h.set(format!("X-{server}-Device"), "sda,sdb");
+            h.set(format!("X-{server}-Partition"), "7");
+            let t = targets_named(&h, server);
+            assert_eq!(t.len(), 2);
+            assert_eq!(
+                (
+                    t[1].host.as_str(),
+                    t[1].device.as_str(),
+                    t[1].partition.as_str()
+                ),
+                ("10.0.0.2:6201", "sdb", "7")
+            );
+            assert_eq!(update_targets(&h).is_empty(), server != "container");
+        }
     }
 
     #[test]

@@ -182,25 +182,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_follow_the_proxy_headers() {
-        let mut h = Headers::new();
-        h.set("X-Account-Host", "10.0.0.1:6202,10.0.0.2:6202");
-        h.set("X-Account-Device", "sda,sdb");
-        h.set("X-Account-Partition", "7");
-        let t = account_targets(&h);
-        assert_eq!(t.len(), 2);
-        assert_eq!(
-            (
-                t[1].host.as_str(),
-                t[1].device.as_str(),
-                t[1].partition.as_str()
-            ),
-            ("10.0.0.2:6202", "sdb", "7")
-        );
-        assert!(account_targets(&Headers::new()).is_empty());
-    }
-
-    #[test]
     fn pending_round_trips() {
         let dir = tempfile::tempdir().expect("tmp");
         let report = ContainerReport {
