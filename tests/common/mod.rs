@@ -427,15 +427,20 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// Runs `paco args` in `dir` (ring building and other one-shot commands),
-/// asserts it succeeded and returns its stdout.
-pub fn run_paco(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_paco"))
+/// Runs `paco args` in `dir` (ring building and other one-shot commands)
+/// with no `PACO_CONFIG` from the environment.
+pub fn paco_output(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_paco"))
         .current_dir(dir)
         .args(args)
         .env_remove("PACO_CONFIG")
         .output()
-        .expect("run paco");
+        .expect("run paco")
+}
+
+/// [`paco_output`], asserting it succeeded; returns its stdout.
+pub fn run_paco(dir: &Path, args: &[&str]) -> String {
+    let out = paco_output(dir, args);
     assert!(
         out.status.success(),
         "paco {args:?}: {}",
