@@ -21,7 +21,7 @@ use crate::obj::updates::{
 };
 use crate::proxy::backend::remote::{backend_path, Peers};
 
-use super::updater::ClusterUpdater;
+use super::updater::{parse_partition, send_update, ClusterUpdater};
 
 /// What an account must learn about one of its containers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,10 +100,7 @@ pub(super) async fn remote_account_update(
     t: &UpdateTarget,
     u: &AccountUpdate,
 ) -> Result<(), UpdateError> {
-    let part: u32 = t
-        .partition
-        .parse()
-        .map_err(|_| UpdateError::Failed(format!("bad account partition {}", t.partition)))?;
+    let part = parse_partition(&t.partition, "account")?;
     let path = backend_path(&t.device, part, &u.account, Some(&u.container), None);
     let mut h = Headers::new();
     h.set("X-Put-Timestamp", u.put_timestamp.clone());
@@ -116,15 +113,7 @@ pub(super) async fn remote_account_update(
         "User-Agent",
         format!("container-server {}", std::process::id()),
     );
-    match peers.request(addr, "PUT", &path, &h, &[]).await {
-        Ok((head, _)) if (200..300).contains(&head.status) => Ok(()),
-        Ok((head, _)) if head.status == 404 => Err(UpdateError::NoContainer),
-        Ok((head, _)) => Err(UpdateError::Failed(format!(
-            "account server {addr} answered {}",
-            head.status
-        ))),
-        Err(e) => Err(UpdateError::Failed(format!("account server {addr}: {e}"))),
-    }
+    send_update(peers, addr, "PUT", &path, &h, "account").await
 }
 
 /// The directory of a device's undelivered account updates.
