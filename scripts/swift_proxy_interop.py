@@ -15,39 +15,21 @@ be readable through paco's own API too. Prints one line per check and a
 closing 'N passed, N failed' line; exits non-zero on any failure.
 """
 
-import argparse
 import hashlib
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
-import time
 
 from swiftclient import client as sc
+
+import interop_common as ic
+from interop_common import Run, die_with_parent, free_port, wait_port
 
 PREFIX, SUFFIX = "proxy-interop-pre", "proxy-interop-suf"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, what, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited early (status %s)" % (what, proc.returncode))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("%s did not listen on %d" % (what, port))
+LOGS = ("paco", "proxy")
 
 
 PROXY_MAIN = textwrap.dedent("""
@@ -92,85 +74,14 @@ PROXY_MAIN = textwrap.dedent("""
 """)
 
 
-class Run:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, label, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok   " + label)
-        else:
-            self.failed += 1
-            print("FAIL %s %s" % (label, detail))
-
-
-def show_logs(work):
-    for log in ("paco.log", "proxy.log"):
-        path = os.path.join(work, log)
-        if os.path.exists(path):
-            print("--- %s (tail) ---" % log)
-            with open(path) as f:
-                print("".join(f.readlines()[-30:]))
-
-
-def die_with_parent():
-    """Runs in each child before exec: the kernel kills it if this script
-    dies, even by SIGKILL, so no server outlives the check."""
-    import ctypes
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--paco", required=True)
-    args = ap.parse_args()
-
-    def stop(signum, _frame):
-        raise SystemExit("stopped by signal %d" % signum)
-
-    # A timeout's SIGTERM unwinds through the clean-up below (Python's
-    # default handler would skip it and leave the servers running).
-    signal.signal(signal.SIGTERM, stop)
-    procs = []
-    with tempfile.TemporaryDirectory(prefix="paco-swift-proxy.") as work:
-        try:
-            return scenario(os.path.abspath(args.paco), work, procs)
-        except Exception as e:
-            print("FAIL set-up or client error: %r" % (e,))
-            show_logs(work)
-            print("0 passed, 1 failed")
-            return 1
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.terminate()
-                    try:
-                        p.wait(10)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
+    return ic.main(__doc__, "paco-swift-proxy.", scenario, LOGS)
 
 
 def scenario(paco, work, procs):
     backend_port, proxy_port = free_port(), free_port()
-    with open(os.path.join(work, "swift.conf"), "w") as f:
-        f.write("[swift-hash]\nswift_hash_path_prefix = %s\nswift_hash_path_suffix = %s\n"
-                "[storage-policy:0]\nname = gold\ndefault = yes\n" % (PREFIX, SUFFIX))
-    with open(os.path.join(work, "paco.toml"), "w") as f:
-        f.write('bind = "127.0.0.1:0"\nbackend_bind = "127.0.0.1:%d"\n'
-                'data_dir = "%s"\n[swift_hash]\nprefix = "%s"\nsuffix = "%s"\n'
-                % (backend_port, os.path.join(work, "data"), PREFIX, SUFFIX))
-    paco_log = open(os.path.join(work, "paco.log"), "w")
-    node = subprocess.Popen([paco, "serve", "--config", os.path.join(work, "paco.toml"),
-                             "--workers", "1", "--no-pin"],
-                            stdout=subprocess.PIPE, stderr=paco_log, text=True,
-                            preexec_fn=die_with_parent)
-    procs.append(node)
-    line = node.stdout.readline()
-    if "paco listening on" not in line:
-        raise RuntimeError("paco did not start: %r" % line)
-    paco_url = line.strip().rsplit(" ", 1)[-1]
+    ic.write_swift_conf(work, PREFIX, SUFFIX)
+    node, paco_url = ic.start_paco(paco, work, procs, PREFIX, SUFFIX, backend_port, "data")
     wait_port(backend_port, node, "paco backend listener")
 
     srb = os.path.join(os.path.dirname(sys.executable), "swift-ring-builder")
@@ -261,11 +172,7 @@ def scenario(paco, work, procs):
     _, containers = conn.get_account()
     r.check("container DELETE", containers == [], containers)
 
-    if r.failed:
-        show_logs(work)
-    print("swift proxy interop: %d passed, %d failed" % (r.passed, r.failed))
-    print("%d passed, %d failed" % (r.passed, r.failed))
-    return 1 if r.failed else 0
+    return r.finish("swift proxy interop", work, LOGS)
 
 
 if __name__ == "__main__":

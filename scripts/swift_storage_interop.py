@@ -26,43 +26,23 @@ Swift's object server keeps metadata in user xattrs, so the temp dir must be
 on a filesystem that has them; the script says so and stops if it does not.
 """
 
-import argparse
 import hashlib
 import http.client
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from urllib.parse import quote
 
 from swiftclient import client as sc
 
+import interop_common as ic
+from interop_common import Run, die_with_parent, free_port, wait_port
+
 PREFIX, SUFFIX = "storage-interop-pre", "storage-interop-suf"
 SERVERS = ("account", "container", "object")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, what, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited early (status %s)" % (what, proc.returncode))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("%s did not listen on %d" % (what, port))
 
 
 def has_user_xattrs(path):
@@ -78,65 +58,11 @@ def has_user_xattrs(path):
         os.unlink(probe)
 
 
-class Run:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, label, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok   " + label)
-        else:
-            self.failed += 1
-            print("FAIL %s %s" % (label, detail))
-
-
-def show_logs(work):
-    for name in ("paco",) + SERVERS:
-        path = os.path.join(work, name + ".log")
-        if os.path.exists(path):
-            print("--- %s.log (tail) ---" % name)
-            with open(path, errors="replace") as f:
-                print("".join(f.readlines()[-30:]))
-
-
-def die_with_parent():
-    """Runs in each child before exec: the kernel kills it if this script
-    dies, even by SIGKILL, so no server outlives the check."""
-    import ctypes
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+LOGS = ("paco",) + SERVERS
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--paco", required=True)
-    args = ap.parse_args()
-
-    def stop(signum, _frame):
-        raise SystemExit("stopped by signal %d" % signum)
-
-    # A timeout's SIGTERM unwinds through the clean-up below.
-    signal.signal(signal.SIGTERM, stop)
-    procs = []
-    with tempfile.TemporaryDirectory(prefix="paco-swift-storage.") as work:
-        try:
-            return scenario(os.path.abspath(args.paco), work, procs)
-        except Exception as e:
-            print("FAIL set-up or client error: %r" % (e,))
-            show_logs(work)
-            print("0 passed, 1 failed")
-            return 1
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.terminate()
-            for p in procs:
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+    return ic.main(__doc__, "paco-swift-storage.", scenario, LOGS)
 
 
 def start_swift_servers(work, procs):
@@ -206,21 +132,9 @@ def build_rings(work, ports):
 
 
 def start_paco(paco, work, procs):
-    with open(os.path.join(work, "paco.toml"), "w") as f:
-        f.write('bind = "127.0.0.1:0"\nbackend_bind = "127.0.0.1:%d"\n'
-                'data_dir = "%s"\n[swift_hash]\nprefix = "%s"\nsuffix = "%s"\n'
-                '[cluster]\nswift_dir = "%s"\nnode_timeout_ms = 5000\n'
-                % (free_port(), os.path.join(work, "paco-data"), PREFIX, SUFFIX, work))
-    log = open(os.path.join(work, "paco.log"), "w")
-    node = subprocess.Popen([paco, "serve", "--config", os.path.join(work, "paco.toml"),
-                             "--workers", "1", "--no-pin"],
-                            stdout=subprocess.PIPE, stderr=log, text=True,
-                            preexec_fn=die_with_parent)
-    procs.append(node)
-    line = node.stdout.readline()
-    if "paco listening on" not in line:
-        raise RuntimeError("paco did not start: %r" % line)
-    return line.strip().rsplit(" ", 1)[-1]
+    _, url = ic.start_paco(paco, work, procs, PREFIX, SUFFIX, free_port(), "paco-data",
+                           '[cluster]\nswift_dir = "%s"\nnode_timeout_ms = 5000\n' % work)
+    return url
 
 
 def swift_backend(work, ring_name, names, query=""):
@@ -263,9 +177,7 @@ def swift_listing(work, account, container):
 
 
 def scenario(paco, work, procs):
-    with open(os.path.join(work, "swift.conf"), "w") as f:
-        f.write("[swift-hash]\nswift_hash_path_prefix = %s\nswift_hash_path_suffix = %s\n"
-                "[storage-policy:0]\nname = gold\ndefault = yes\n" % (PREFIX, SUFFIX))
+    ic.write_swift_conf(work, PREFIX, SUFFIX)
     from swift.common import utils
     utils.set_swift_dir(work)
     ports, started = start_swift_servers(work, procs)
@@ -504,11 +416,7 @@ def scenario(paco, work, procs):
     _, containers = conn.get_account()
     r.check("container DELETE", containers == [], containers)
 
-    if r.failed:
-        show_logs(work)
-    print("swift storage interop: %d passed, %d failed" % (r.passed, r.failed))
-    print("%d passed, %d failed" % (r.passed, r.failed))
-    return 1 if r.failed else 0
+    return r.finish("swift storage interop", work, LOGS)
 
 
 if __name__ == "__main__":

@@ -176,22 +176,17 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     // and container servers' account updates.
     let mut updater_handles = Vec::new();
     for dev in devices.iter() {
-        let (updater_cfg, updater_devices) = (config.clone(), devices.clone());
+        let make_updater = updater_maker(&config, &devices);
         updater_handles.push(
             crate::daemons::updater::spawn(
                 dev.root.clone(),
                 Duration::from_secs(config.updater_interval_secs.max(1)),
                 flag.clone(),
-                move || {
-                    let peers = Rc::new(peers_for(&updater_cfg));
-                    cluster_updater(&updater_cfg, &updater_devices, &peers)
-                        as Rc<dyn ContainerUpdater>
-                },
+                move || make_updater() as Rc<dyn ContainerUpdater>,
             )
             .map_err(io_ctx("starting the object updater"))?,
         );
         if let Some(rings) = &rings {
-            let (updater_cfg, updater_devices) = (config.clone(), devices.clone());
             updater_handles.push(
                 crate::server::container_updater::spawn(
                     dev.name.clone(),
@@ -200,24 +195,17 @@ pub fn run(config: Config) -> Result<(), ServeError> {
                     rings.clone(),
                     Duration::from_secs(config.cluster.container_updater_interval_secs.max(1)),
                     flag.clone(),
-                    move || {
-                        let peers = Rc::new(peers_for(&updater_cfg));
-                        cluster_updater(&updater_cfg, &updater_devices, &peers)
-                    },
+                    updater_maker(&config, &devices),
                 )
                 .map_err(io_ctx("starting the container updater"))?,
             );
         }
-        let (updater_cfg, updater_devices) = (config.clone(), devices.clone());
         updater_handles.push(
             crate::server::updater::spawn_account_updater(
                 dev.root.clone(),
                 Duration::from_secs(config.updater_interval_secs.max(1)),
                 flag.clone(),
-                move || {
-                    let peers = Rc::new(peers_for(&updater_cfg));
-                    cluster_updater(&updater_cfg, &updater_devices, &peers)
-                },
+                updater_maker(&config, &devices),
             )
             .map_err(io_ctx("starting the account updater"))?,
         );
@@ -289,6 +277,19 @@ fn peers_for(config: &Config) -> Peers {
         Duration::from_millis(config.cluster.conn_timeout_ms),
         Duration::from_millis(config.cluster.node_timeout_ms),
     )
+}
+
+/// What an updater daemon calls on its own thread to make the updater it
+/// sends through (peers' connections belong to one thread).
+fn updater_maker(
+    config: &Arc<Config>,
+    devices: &Arc<Vec<DeviceSetup>>,
+) -> impl FnOnce() -> Rc<ClusterUpdater> + Send + 'static {
+    let (config, devices) = (config.clone(), devices.clone());
+    move || {
+        let peers = Rc::new(peers_for(&config));
+        cluster_updater(&config, &devices, &peers)
+    }
 }
 
 /// Container and account updates: this node's databases, plus peers when

@@ -147,32 +147,15 @@ driver_tests! {
     fn extract_archives;
 }
 
-/// A ustar member (with `pax` records first when given).
-fn member(out: &mut Vec<u8>, name: &str, data: &[u8], kind: u8) {
-    let mut h = vec![0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-    h[156] = kind;
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u32 = h.iter().map(|&b| b as u32).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    out.extend(h);
-    out.extend_from_slice(data);
-    out.resize(out.len().div_ceil(512) * 512, 0);
-}
-
 fn archive() -> Vec<u8> {
     let mut t = Vec::new();
-    member(&mut t, "top.txt", b"ignored: no container", b'0');
-    member(&mut t, "photos/", b"", b'5');
-    member(&mut t, "photos/a.jpg", &pattern(200_000, 3), b'0');
+    tar_member(&mut t, "top.txt", b"ignored: no container", b'0');
+    tar_member(&mut t, "photos/", b"", b'5');
+    tar_member(&mut t, "photos/a.jpg", &pattern(200_000, 3), b'0');
     let rec = "SCHILY.xattr.user.meta.lunch=burger";
     let line = format!("{} {rec}\n", rec.len() + 4);
-    member(&mut t, "PaxHeader", line.as_bytes(), b'x');
-    member(&mut t, "./docs/readme.md", b"# hi", b'0');
+    tar_member(&mut t, "PaxHeader", line.as_bytes(), b'x');
+    tar_member(&mut t, "./docs/readme.md", b"# hi", b'0');
     t.extend(vec![0u8; 1024]);
     t
 }

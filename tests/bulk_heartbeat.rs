@@ -8,24 +8,7 @@ mod common;
 use std::io::Read;
 use std::time::Duration;
 
-use common::Node;
-
-/// A ustar member holding `data`.
-fn member(out: &mut Vec<u8>, name: &str, data: &[u8]) {
-    let mut h = vec![0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-    h[156] = b'0';
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u32 = h.iter().map(|&b| b as u32).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    out.extend(h);
-    out.extend_from_slice(data);
-    out.resize(out.len().div_ceil(512) * 512, 0);
-}
+use common::{tar_member, Node};
 
 /// Reads from `s` into `got` until it holds `want`.
 fn read_until(s: &mut std::net::TcpStream, got: &mut Vec<u8>, want: &[u8]) {
@@ -59,8 +42,8 @@ fn extract_heartbeats_while_the_archive_arrives(driver: &str) {
     let tok = node.token();
     node.container(&tok, "/v1/AUTH_test/hb");
     let (mut first, mut second) = (Vec::new(), Vec::new());
-    member(&mut first, "hb/one", b"1");
-    member(&mut second, "hb/two", b"22");
+    tar_member(&mut first, "hb/one", b"1", b'0');
+    tar_member(&mut second, "hb/two", b"22", b'0');
     let end = vec![0u8; 1024];
     let len = (first.len() + second.len() + end.len()).to_string();
     let mut c = node.conn();

@@ -13,46 +13,49 @@ use common::*;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const NODES: usize = 3;
 const DEVICES: [&str; 2] = ["sda1", "sdb1"];
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn paco(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_paco"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("PACO_CONFIG")
-        .output()
-        .expect("run paco");
-    assert!(
-        out.status.success(),
-        "paco {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Object, container and account rings: one zone per node, two devices
 /// in each, three replicas.
 fn build_rings(dir: &Path, ports: &[u16]) {
-    paco(dir, &["ring", "create", "6", "3", "1"]);
+    run_paco(dir, &["ring", "create", "6", "3", "1"]);
     for (i, p) in ports.iter().enumerate() {
         for d in DEVICES {
             let dev = format!("r1z{}-127.0.0.1:{p}/{d}", i + 1);
-            paco(dir, &["ring", "add", &dev, "100"]);
+            run_paco(dir, &["ring", "add", &dev, "100"]);
         }
     }
-    paco(dir, &["ring", "rebalance"]);
-    paco(dir, &["ring", "write_ring", "-o", "object.ring.gz"]);
+    run_paco(dir, &["ring", "rebalance"]);
+    run_paco(dir, &["ring", "write_ring", "-o", "object.ring.gz"]);
     for name in ["container.ring.gz", "account.ring.gz"] {
         std::fs::copy(dir.join("object.ring.gz"), dir.join(name)).expect("copy ring");
+    }
+}
+
+/// A cluster's temp dirs (rings, one data dir a node) and backend ports,
+/// with its rings built.
+struct Layout {
+    ring_dir: tempfile::TempDir,
+    data: Vec<tempfile::TempDir>,
+    ports: Vec<u16>,
+}
+
+impl Layout {
+    fn new() -> Self {
+        let ring_dir = tempfile::tempdir().expect("ring dir");
+        let data = (0..NODES)
+            .map(|_| tempfile::tempdir().expect("data dir"))
+            .collect();
+        let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
+        build_rings(ring_dir.path(), &ports);
+        Layout {
+            ring_dir,
+            data,
+            ports,
+        }
     }
 }
 
@@ -76,7 +79,7 @@ fn placement(ring: &Path, names: &[&str]) -> (u32, Vec<(u16, String)>) {
     let dir = ring.parent().expect("ring dir");
     let mut args = vec!["ring", "get", ring.to_str().expect("utf8"), "--json"];
     args.extend_from_slice(names);
-    let v: serde_json::Value = serde_json::from_str(&paco(dir, &args)).expect("ring get json");
+    let v: serde_json::Value = serde_json::from_str(&run_paco(dir, &args)).expect("ring get json");
     let part = v["partition"].as_u64().expect("partition") as u32;
     let prim = v["primaries"]
         .as_array()
@@ -158,12 +161,11 @@ fn count_files(root: &Path, suffix: &str) -> usize {
 
 #[test]
 fn three_nodes_survive_a_node_down() {
-    let ring_dir = tempfile::tempdir().expect("ring dir");
-    let data: Vec<tempfile::TempDir> = (0..NODES)
-        .map(|_| tempfile::tempdir().expect("data dir"))
-        .collect();
-    let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
-    build_rings(ring_dir.path(), &ports);
+    let Layout {
+        ring_dir,
+        data,
+        ports,
+    } = Layout::new();
     let mut nodes: Vec<Option<Node>> = (0..NODES)
         .map(|i| Some(start_node(ring_dir.path(), data[i].path(), ports[i])))
         .collect();
@@ -393,23 +395,22 @@ fn three_nodes_survive_a_node_down() {
 /// `object-1.ring.gz` places two replicas on the `sdb1` devices only.
 #[test]
 fn each_policy_has_its_own_object_ring() {
-    let ring_dir = tempfile::tempdir().expect("ring dir");
-    let data: Vec<tempfile::TempDir> = (0..NODES)
-        .map(|_| tempfile::tempdir().expect("data dir"))
-        .collect();
-    let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
-    build_rings(ring_dir.path(), &ports);
+    let Layout {
+        ring_dir,
+        data,
+        ports,
+    } = Layout::new();
     let dir = ring_dir.path();
-    paco(
+    run_paco(
         dir,
         &["ring", "-b", "silver.builder", "create", "6", "2", "1"],
     );
     for (i, p) in ports.iter().enumerate() {
         let dev = format!("r1z{}-127.0.0.1:{p}/sdb1", i + 1);
-        paco(dir, &["ring", "-b", "silver.builder", "add", &dev, "100"]);
+        run_paco(dir, &["ring", "-b", "silver.builder", "add", &dev, "100"]);
     }
-    paco(dir, &["ring", "-b", "silver.builder", "rebalance"]);
-    paco(
+    run_paco(dir, &["ring", "-b", "silver.builder", "rebalance"]);
+    run_paco(
         dir,
         &[
             "ring",

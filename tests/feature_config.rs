@@ -206,23 +206,6 @@ fn staticweb_url_base(node: &Node, tok: &str) {
     );
 }
 
-/// A ustar member (`kind` b'0' file, b'5' directory).
-fn member(out: &mut Vec<u8>, name: &str, data: &[u8]) {
-    let mut h = vec![0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-    h[156] = b'0';
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u32 = h.iter().map(|&b| b as u32).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    out.extend(h);
-    out.extend_from_slice(data);
-    out.resize(out.len().div_ceil(512) * 512, 0);
-}
-
 fn bulk_limits(node: &Node, tok: &str) {
     let names = "/c/a\n/c/b\n/c/d\n";
     let r = node.req(
@@ -240,8 +223,8 @@ fn bulk_limits(node: &Node, tok: &str) {
     assert_eq!(v["Response Status"], "413 Request Entity Too Large");
     assert_eq!(v["Response Body"], "Maximum Bulk Deletes: 2 per request");
     let mut tar = Vec::new();
-    member(&mut tar, "new1/a.txt", b"a");
-    member(&mut tar, "new2/b.txt", b"b");
+    tar_member(&mut tar, "new1/a.txt", b"a", b'0');
+    tar_member(&mut tar, "new2/b.txt", b"b", b'0');
     tar.extend(vec![0u8; 1024]);
     let r = node.req(
         "PUT",

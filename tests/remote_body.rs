@@ -12,27 +12,10 @@ mod common;
 use common::*;
 use std::io::Read;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 fn ring_cmd(dir: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_paco"))
-        .current_dir(dir)
-        .arg("ring")
-        .args(args)
-        .env_remove("PACO_CONFIG")
-        .output()
-        .expect("run paco ring");
-    assert!(
-        out.status.success(),
-        "paco ring {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_paco(dir, &[&["ring"], args].concat());
 }
 
 /// A proxy node (object ring: the storage node's device only) and the

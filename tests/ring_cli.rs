@@ -1,16 +1,12 @@
 //! `paco ring ...` end to end: build a ring with the CLI, write it in both
 //! formats, look names up, and check the reported numbers.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 fn paco(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_paco"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("PACO_CONFIG")
-        .output()
-        .expect("run paco");
+    let out = common::paco_output(dir, args);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -19,9 +15,7 @@ fn paco(dir: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let (success, out, err) = paco(dir, args);
-    assert!(success, "paco {args:?} failed: {err}");
-    out
+    common::run_paco(dir, args)
 }
 
 fn build(dir: &Path) {

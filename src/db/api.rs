@@ -200,23 +200,12 @@ impl DbPool {
             .await
     }
 
-    /// Container PUT as a container server of a cluster does it: the
-    /// account lives on the account ring's nodes, not necessarily here, so
-    /// nothing is checked or recorded in a local account (the caller sends
-    /// the account update where the proxy said).
-    pub async fn create_container_alone(
-        &self,
-        account: &str,
-        container: &str,
-        ts: Timestamp,
-        metadata: Vec<(String, String)>,
-        policy: ContainerPolicy,
-    ) -> Result<CreateOutcome> {
-        self.create_container_in(account, container, ts, metadata, policy, false)
-            .await
-    }
-
-    async fn create_container_in(
+    /// Container PUT, with `link_account` false as a container server of
+    /// a cluster does it: the account lives on the account ring's nodes,
+    /// not necessarily here, so nothing is checked or recorded in a local
+    /// account (the caller sends the account update where the proxy said).
+    /// With it true, [`DbPool::create_container`].
+    pub async fn create_container_in(
         &self,
         account: &str,
         container: &str,
@@ -260,10 +249,15 @@ impl DbPool {
         account: &str,
         container: &str,
     ) -> Result<Option<ContainerReport>> {
+        let info = self.container_row(account, container).await?;
+        Ok(info.as_ref().map(container::report))
+    }
+
+    /// The container's stat row, deleted or not.
+    async fn container_row(&self, account: &str, container: &str) -> Result<Option<ContainerInfo>> {
         let db = Arc::new(self.locate(account, Some(container))?);
         let d = db.clone();
-        let info = self.call(&db, move |w| container_info_on(w, &d)).await?;
-        Ok(info.as_ref().map(container::report))
+        self.call(&db, move |w| container_info_on(w, &d)).await
     }
 
     /// Every container database of this device with the state its account
@@ -332,9 +326,7 @@ impl DbPool {
         account: &str,
         container: &str,
     ) -> Result<Option<ContainerInfo>> {
-        let db = Arc::new(self.locate(account, Some(container))?);
-        let d = db.clone();
-        let info = self.call(&db, move |w| container_info_on(w, &d)).await?;
+        let info = self.container_row(account, container).await?;
         Ok(info.filter(|i| !i.deleted))
     }
 

@@ -243,6 +243,30 @@ fn framing(headers: &Headers) -> Result<Framing, HeadError> {
 }
 
 impl Request {
+    /// A request made inside the node (a middleware's subrequest, a proxy's
+    /// call to a local device): HTTP/1.1, keep-alive, no peer, no
+    /// `Expect`, every header UTF-8.
+    pub fn internal(
+        method: &str,
+        raw_path: String,
+        query: &str,
+        headers: Headers,
+        framing: Framing,
+    ) -> Request {
+        Request {
+            method: method.to_string(),
+            raw_path,
+            query: query.to_string(),
+            headers,
+            http11: true,
+            framing,
+            expect_continue: false,
+            keep_alive: true,
+            peer: None,
+            non_utf8: Vec::new(),
+        }
+    }
+
     /// The decoded value of query parameter `name` (first occurrence); a
     /// parameter given without `=` yields an empty string.
     pub fn query_param(&self, name: &str) -> Option<String> {

@@ -193,19 +193,17 @@ mod tests {
             .build()
             .expect("rt");
         rt.block_on(async {
-            record(dir.path(), "aaa", &e("late", 10_000))
-                .await
-                .expect("record");
-            record(dir.path(), "bbb", &e("early", 3_700))
-                .await
-                .expect("record");
-            record(dir.path(), "ccc", &e("now", 7_100))
-                .await
-                .expect("record");
-            // Same object and expiry twice: one entry.
-            record(dir.path(), "ccc", &e("now", 7_100))
-                .await
-                .expect("record");
+            // The last one twice (same object and expiry): one entry.
+            for (hash, name, at) in [
+                ("aaa", "late", 10_000),
+                ("bbb", "early", 3_700),
+                ("ccc", "now", 7_100),
+                ("ccc", "now", 7_100),
+            ] {
+                record(dir.path(), hash, &e(name, at))
+                    .await
+                    .expect("record");
+            }
         });
         // Nothing is left behind in tmp/.
         let tmp = std::fs::read_dir(dir.path().join("tmp")).expect("tmp");

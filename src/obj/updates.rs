@@ -9,6 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// What a container listing must learn about one object write.
@@ -56,10 +57,16 @@ pub struct UpdateTarget {
 /// comma-separated `X-Container-Host` and `X-Container-Device` lists with
 /// one `X-Container-Partition`.
 pub fn update_targets(headers: &crate::http::Headers) -> Vec<UpdateTarget> {
+    targets_named(headers, "container")
+}
+
+/// The `server` (`container` or `account`) servers a backend request
+/// names in its `X-<Server>-Host/-Device` lists and `X-<Server>-Partition`.
+pub fn targets_named(headers: &crate::http::Headers, server: &str) -> Vec<UpdateTarget> {
     let (Some(hosts), Some(devices), Some(part)) = (
-        headers.get("x-container-host"),
-        headers.get("x-container-device"),
-        headers.get("x-container-partition"),
+        headers.get(&format!("x-{server}-host")),
+        headers.get(&format!("x-{server}-device")),
+        headers.get(&format!("x-{server}-partition")),
     ) else {
         return Vec::new();
     };
@@ -107,21 +114,32 @@ pub fn save_pending(
     hash: &str,
     update: &ContainerUpdate,
 ) -> io::Result<PathBuf> {
-    use std::io::Write;
     let suffix = &hash[hash.len().saturating_sub(3)..];
     let dir = pending_dir(device_root).join(suffix);
     std::fs::create_dir_all(&dir)?;
     let name = format!("{hash}-{}", update.timestamp);
     let tmp = device_root.join("tmp").join(format!("{name}.pending.tmp"));
-    let body = serde_json::to_vec(update).map_err(io::Error::other)?;
+    write_durably(&dir, &tmp, &name, update)
+}
+
+/// Writes `value` as JSON to `tmp`, renames it to `dir/name` and syncs
+/// file and directory, so a pending update is either whole or absent.
+pub fn write_durably(
+    dir: &Path,
+    tmp: &Path,
+    name: &str,
+    value: &impl Serialize,
+) -> io::Result<PathBuf> {
+    use std::io::Write;
+    let body = serde_json::to_vec(value).map_err(io::Error::other)?;
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::File::create(tmp)?;
         f.write_all(&body)?;
         f.sync_all()?;
     }
     let target = dir.join(name);
-    std::fs::rename(&tmp, &target)?;
-    std::fs::File::open(&dir)?.sync_all()?;
+    std::fs::rename(tmp, &target)?;
+    std::fs::File::open(dir)?.sync_all()?;
     Ok(target)
 }
 
@@ -139,18 +157,32 @@ pub fn list_pending(device_root: &Path) -> io::Result<Vec<(PathBuf, ContainerUpd
         if !suffix.file_type()?.is_dir() {
             continue;
         }
-        for entry in std::fs::read_dir(suffix.path())? {
-            let path = entry?.path();
-            match std::fs::read(&path).map(|b| serde_json::from_slice::<ContainerUpdate>(&b)) {
-                Ok(Ok(u)) => out.push((path, u)),
-                Ok(Err(e)) => {
-                    tracing::warn!(path = %path.display(), "unreadable async pending: {e}")
-                }
-                Err(e) => tracing::warn!(path = %path.display(), "reading async pending: {e}"),
-            }
-        }
+        out.extend(read_pending_dir(&suffix.path())?);
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The pending updates in one directory (names starting with `.` are
+/// writes in progress); an unreadable one is logged and skipped so it
+/// does not hold up the rest.
+pub fn read_pending_dir<T: DeserializeOwned>(dir: &Path) -> io::Result<Vec<(PathBuf, T)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_none_or(|n| n.starts_with('.'))
+        {
+            continue;
+        }
+        match std::fs::read(&path).map(|b| serde_json::from_slice::<T>(&b)) {
+            Ok(Ok(u)) => out.push((path, u)),
+            Ok(Err(e)) => tracing::warn!(path = %path.display(), "unreadable async pending: {e}"),
+            Err(e) => tracing::warn!(path = %path.display(), "reading async pending: {e}"),
+        }
+    }
     Ok(out)
 }
 
@@ -159,10 +191,22 @@ pub async fn run_pending(
     device_root: &Path,
     updater: &dyn ContainerUpdater,
 ) -> io::Result<(usize, usize)> {
-    let mut applied = 0;
-    let mut left = 0;
-    for (path, update) in list_pending(device_root)? {
-        match updater.update(&update).await {
+    apply_pending(list_pending(device_root)?, async |u| {
+        updater.update(u).await
+    })
+    .await
+}
+
+/// Tries each pending update with `apply`: removes those applied (or
+/// moot: their container or account is gone) and keeps the rest for the
+/// next pass; returns (applied, still pending).
+pub async fn apply_pending<T>(
+    pending: Vec<(PathBuf, T)>,
+    mut apply: impl AsyncFnMut(&T) -> Result<(), UpdateError>,
+) -> io::Result<(usize, usize)> {
+    let (mut applied, mut left) = (0, 0);
+    for (path, update) in pending {
+        match apply(&update).await {
             Ok(()) | Err(UpdateError::NoContainer) => {
                 std::fs::remove_file(&path)?;
                 applied += 1;
@@ -216,21 +260,24 @@ mod tests {
 
     #[test]
     fn targets_come_from_the_proxy_headers() {
-        let mut h = crate::http::Headers::new();
-        assert!(update_targets(&h).is_empty());
-        h.set("X-Container-Host", "10.0.0.1:6201,10.0.0.2:6201");
-        h.set("X-Container-Device", "sda,sdb");
-        h.set("X-Container-Partition", "7");
-        let t = update_targets(&h);
-        assert_eq!(t.len(), 2);
-        assert_eq!(
-            (
-                t[1].host.as_str(),
-                t[1].device.as_str(),
-                t[1].partition.as_str()
-            ),
-            ("10.0.0.2:6201", "sdb", "7")
-        );
+        for server in ["container", "account"] {
+            let mut h = crate::http::Headers::new();
+            assert!(targets_named(&h, server).is_empty());
+            h.set(format!("X-{server}-Host"), "10.0.0.1:6201,10.0.0.2:6201");
+            h.set(format!("X-{server}-Device"), "sda,sdb");
+            h.set(format!("X-{server}-Partition"), "7");
+            let t = targets_named(&h, server);
+            assert_eq!(t.len(), 2);
+            assert_eq!(
+                (
+                    t[1].host.as_str(),
+                    t[1].device.as_str(),
+                    t[1].partition.as_str()
+                ),
+                ("10.0.0.2:6201", "sdb", "7")
+            );
+            assert_eq!(update_targets(&h).is_empty(), server != "container");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::db::{AccountInfo, AccountState, CreateOutcome, DbPool, DeleteOutcome,
 use crate::http::{Request, Response};
 
 use super::container::listing_response;
-use super::listing::{choose_format, Row};
+use super::listing::Row;
 use super::{listing_params, meta};
 
 /// Who is asking, as far as the account controller cares.
@@ -84,44 +84,16 @@ pub(crate) fn info_headers(
     h.set("X-Put-Timestamp", put.normal());
     h.set("Accept-Ranges", "bytes");
     if let Some(i) = info {
-        for p in &i.policy_stats {
-            // As Swift's account server: totals of a policy no longer
-            // configured are not reported.
-            let Some(policy) = u32::try_from(p.storage_policy_index)
-                .ok()
-                .and_then(|idx| policies.get(idx))
-            else {
-                continue;
-            };
-            let name = &policy.name;
-            h.set(
-                format!("X-Account-Storage-Policy-{name}-Container-Count"),
-                p.container_count.to_string(),
-            );
-            h.set(
-                format!("X-Account-Storage-Policy-{name}-Object-Count"),
-                p.object_count.to_string(),
-            );
-            h.set(
-                format!("X-Account-Storage-Policy-{name}-Bytes-Used"),
-                p.bytes_used.to_string(),
-            );
-        }
-        for (k, v) in &i.metadata {
-            h.set(k.clone(), v.clone());
-        }
+        crate::server::policy_and_metadata_headers(h, i, policies);
     }
 }
 
 async fn read(db: &DbPool, c: &Constraints, r: &AccountRequest<'_>) -> Response {
-    let format = match choose_format(r.req) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    let mut params = match listing_params::from_request(r.req, c.account_listing_limit) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
+    let (format, mut params) =
+        match listing_params::format_and_params(r.req, c.account_listing_limit) {
+            Ok(v) => v,
+            Err(resp) => return resp,
+        };
     // Reserved names (a leading NUL: versioning's hidden containers) sort
     // first; the page starts after them so they take no listing slots.
     const PAST_RESERVED: &str = "\0\u{10FFFF}";

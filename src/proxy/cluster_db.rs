@@ -23,7 +23,7 @@ use super::account::AccountRequest;
 use super::backend::dbring::{self, DbTarget};
 use super::backend::Backend;
 use super::container::{listing_response, ContainerRequest};
-use super::listing::{choose_format, split_hash_params, Row};
+use super::listing::{split_hash_params, Row};
 use super::{listing_params, meta};
 
 fn header_time(r: &Response, name: &str) -> Timestamp {
@@ -43,27 +43,8 @@ fn header_num(r: &Response, name: &str) -> u64 {
 /// Metadata headers of a backend answer (`X-<kind>-Meta-*`, sysmeta and,
 /// for containers, the ACL, sync and versioning headers).
 fn metadata(r: &Response, kind: &str) -> BTreeMap<String, String> {
-    let meta = format!("x-{kind}-meta-");
-    let sysmeta = format!("x-{kind}-sysmeta-");
-    let extra: &[&str] = if kind == "container" {
-        &[
-            "x-container-read",
-            "x-container-write",
-            "x-container-sync-key",
-            "x-container-sync-to",
-            "x-versions-location",
-            "x-history-location",
-        ]
-    } else {
-        &[]
-    };
-    r.headers
-        .iter()
-        .filter(|(k, _)| {
-            let l = k.to_ascii_lowercase();
-            l.starts_with(&meta) || l.starts_with(&sysmeta) || extra.contains(&l.as_str())
-        })
-        .map(|(k, v)| (crate::http::headers::title_case(k), v.to_string()))
+    crate::server::metadata_updates(&r.headers, kind)
+        .into_iter()
         .collect()
 }
 
@@ -349,12 +330,9 @@ async fn container_read(
     r: &ContainerRequest<'_>,
     t: DbTarget<'_>,
 ) -> Response {
-    let format = match choose_format(r.req) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    let params = match listing_params::from_request(r.req, c.container_listing_limit) {
-        Ok(p) => p,
+    let (format, params) = match listing_params::format_and_params(r.req, c.container_listing_limit)
+    {
+        Ok(v) => v,
         Err(resp) => return resp,
     };
     let got = dbring::read(be, &r.req.method, t, &r.req.headers, &list_query(&params)).await;
@@ -451,12 +429,8 @@ async fn account_read(
     r: &AccountRequest<'_>,
     t: DbTarget<'_>,
 ) -> Response {
-    let format = match choose_format(r.req) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    let params = match listing_params::from_request(r.req, c.account_listing_limit) {
-        Ok(p) => p,
+    let (format, params) = match listing_params::format_and_params(r.req, c.account_listing_limit) {
+        Ok(v) => v,
         Err(resp) => return resp,
     };
     let got = dbring::read(be, &r.req.method, t, &r.req.headers, &list_query(&params)).await;

@@ -7,7 +7,7 @@ use crate::common::timestamp::Timestamp;
 use crate::db::{ContainerInfo, ContainerPolicy, CreateOutcome, DbPool, DeleteOutcome, ListItem};
 use crate::http::{Body, Request, Response};
 
-use super::listing::{choose_format, render, split_hash_params, Format, Row};
+use super::listing::{render, split_hash_params, Format, Row};
 use super::{listing_params, meta};
 
 /// Everything a container request needs.
@@ -154,12 +154,9 @@ async fn read(
     r: &ContainerRequest<'_>,
     info: &ContainerInfo,
 ) -> Response {
-    let format = match choose_format(r.req) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    let params = match listing_params::from_request(r.req, c.container_listing_limit) {
-        Ok(p) => p,
+    let (format, params) = match listing_params::format_and_params(r.req, c.container_listing_limit)
+    {
+        Ok(v) => v,
         Err(resp) => return resp,
     };
     let rows: Vec<Row> = if r.req.method == "GET" {

@@ -152,38 +152,10 @@ impl Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::constraints::Constraints;
-    use crate::common::hash::HashConf;
-    use crate::config::TempAuthConfig;
-    use crate::db::DbPool;
     use crate::http::request::Framing;
     use crate::http::{BodySource, Headers, Request};
-    use crate::obj::hashed::HashedManager;
-    use crate::obj::server::ObjectServer;
-    use crate::proxy::auth::{AuthResult, Identity, TempAuth};
-    use crate::proxy::backend::Backend;
+    use crate::proxy::auth::{AuthResult, Identity};
     use crate::proxy::path::SwiftPath;
-
-    /// A proxy over a fresh device.
-    fn proxy(root: &std::path::Path) -> (Rc<Proxy>, DbPool) {
-        let conf = HashConf {
-            prefix: String::new(),
-            suffix: "s".into(),
-        };
-        let db = DbPool::start(root.to_path_buf(), conf.clone(), 4, 1).expect("db");
-        let m = HashedManager::new(root.to_path_buf(), conf, 4).expect("manager");
-        let objects = Rc::new(ObjectServer::new(Rc::new(m), 64 * 1024, 1 << 20));
-        let constraints = Constraints::default();
-        let proxy = Rc::new(Proxy {
-            features: super::super::mw::pipeline(&constraints),
-            constraints,
-            auth: TempAuth::new(TempAuthConfig::default(), [1; 32]),
-            backend: Backend::local(objects),
-            db: db.clone(),
-            policies: Rc::new(Default::default()),
-        });
-        (proxy, db)
-    }
 
     /// A request by the account's own admin (not a reseller, so account
     /// quotas apply) with `cache`.
@@ -193,18 +165,13 @@ mod tests {
         let mut headers = Headers::new();
         headers.set("Content-Length", len.to_string());
         SwiftRequest {
-            head: Request {
-                method: method.into(),
-                raw_path: format!("/v1/{path}"),
-                query: String::new(),
+            head: Request::internal(
+                method,
+                format!("/v1/{path}"),
+                "",
                 headers,
-                http11: true,
-                framing: Framing::Length(len),
-                expect_continue: false,
-                keep_alive: true,
-                peer: None,
-                non_utf8: Vec::new(),
-            },
+                Framing::Length(len),
+            ),
             path: SwiftPath {
                 version: "v1".into(),
                 account: account.unwrap_or("").into(),
@@ -231,7 +198,7 @@ mod tests {
     #[test]
     fn an_object_put_looks_each_container_up_once() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (proxy, db) = proxy(dir.path());
+        let (proxy, db) = crate::proxy::test_support::local_proxy(dir.path());
         let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .enable_timer()
             .build()

@@ -3,6 +3,17 @@
 use crate::db::ListParams;
 use crate::http::{Request, Response};
 
+use super::listing::{choose_format, Format};
+
+/// The format (`?format=` or `Accept`) and the parameters of a listing
+/// request, checked in that order as Swift does.
+pub fn format_and_params(
+    req: &Request,
+    max_limit: usize,
+) -> Result<(Format, ListParams), Response> {
+    Ok((choose_format(req)?, from_request(req, max_limit)?))
+}
+
 /// Listing parameters from `req`; `max_limit` is the constraint's listing
 /// limit. Errors are Swift's: 412 over the limit, 400
 /// for parameters that are not UTF-8.

@@ -18,6 +18,8 @@ pub mod meta;
 pub mod mw;
 pub mod object;
 pub mod path;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use std::rc::Rc;
 

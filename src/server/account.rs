@@ -3,7 +3,7 @@
 use crate::common::storage_policy::Policies;
 use crate::common::timestamp::Timestamp;
 use crate::db::{AccountInfo, AccountState, ContainerReport, CreateOutcome, DbPool};
-use crate::http::{Request, Response};
+use crate::http::{Headers, Request, Response};
 
 use super::{
     db_error, delete_response, listing, metadata_updates, required_timestamp, set_db_times,
@@ -13,6 +13,26 @@ use super::{
 /// with the totals of each configured policy by name.
 fn info_headers(mut r: Response, info: &AccountInfo, policies: &Policies) -> Response {
     let h = &mut r.headers;
+    h.set(
+        "X-Account-Container-Count",
+        info.container_count.to_string(),
+    );
+    h.set("X-Account-Object-Count", info.object_count.to_string());
+    h.set("X-Account-Bytes-Used", info.bytes_used.to_string());
+    set_db_times!(&mut *h, info);
+    policy_and_metadata_headers(h, info, policies);
+    r
+}
+
+/// Sets an account's per-policy totals (`X-Account-Storage-Policy-<name>-*`)
+/// and its metadata on `h`, as both the account server and the proxy
+/// serving a local account report them. As Swift's account server, the
+/// totals of a policy no longer configured are not reported.
+pub(crate) fn policy_and_metadata_headers(
+    h: &mut Headers,
+    info: &AccountInfo,
+    policies: &Policies,
+) {
     for p in &info.policy_stats {
         let Some(policy) = u32::try_from(p.storage_policy_index)
             .ok()
@@ -34,17 +54,9 @@ fn info_headers(mut r: Response, info: &AccountInfo, policies: &Policies) -> Res
             p.bytes_used.to_string(),
         );
     }
-    h.set(
-        "X-Account-Container-Count",
-        info.container_count.to_string(),
-    );
-    h.set("X-Account-Object-Count", info.object_count.to_string());
-    h.set("X-Account-Bytes-Used", info.bytes_used.to_string());
-    set_db_times!(&mut *h, info);
     for (k, v) in &info.metadata {
         h.set(k.clone(), v.clone());
     }
-    r
 }
 
 /// Requests on `/d/p/a`.

@@ -16,10 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::common::timestamp::Timestamp;
 use crate::db::{ContainerReport, DbError, DbPool};
 use crate::http::Headers;
-use crate::obj::updates::{UpdateError, UpdateTarget};
+use crate::obj::updates::{
+    apply_pending, read_pending_dir, targets_named, write_durably, UpdateError, UpdateTarget,
+};
 use crate::proxy::backend::remote::{backend_path, Peers};
 
-use super::updater::ClusterUpdater;
+use super::updater::{parse_partition, send_update, ClusterUpdater};
 
 /// What an account must learn about one of its containers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,23 +78,7 @@ impl AccountUpdate {
 /// comma-separated `X-Account-Host` and `X-Account-Device` lists with one
 /// `X-Account-Partition`).
 pub fn account_targets(headers: &Headers) -> Vec<UpdateTarget> {
-    let (Some(hosts), Some(devices), Some(part)) = (
-        headers.get("x-account-host"),
-        headers.get("x-account-device"),
-        headers.get("x-account-partition"),
-    ) else {
-        return Vec::new();
-    };
-    hosts
-        .split(',')
-        .zip(devices.split(','))
-        .map(|(h, d)| UpdateTarget {
-            host: h.trim().to_string(),
-            partition: part.trim().to_string(),
-            device: d.trim().to_string(),
-        })
-        .filter(|t| !t.host.is_empty() && !t.device.is_empty())
-        .collect()
+    targets_named(headers, "account")
 }
 
 /// Applies `u` to this node's account database `db`.
@@ -114,10 +100,7 @@ pub(super) async fn remote_account_update(
     t: &UpdateTarget,
     u: &AccountUpdate,
 ) -> Result<(), UpdateError> {
-    let part: u32 = t
-        .partition
-        .parse()
-        .map_err(|_| UpdateError::Failed(format!("bad account partition {}", t.partition)))?;
+    let part = parse_partition(&t.partition, "account")?;
     let path = backend_path(&t.device, part, &u.account, Some(&u.container), None);
     let mut h = Headers::new();
     h.set("X-Put-Timestamp", u.put_timestamp.clone());
@@ -130,15 +113,7 @@ pub(super) async fn remote_account_update(
         "User-Agent",
         format!("container-server {}", std::process::id()),
     );
-    match peers.request(addr, "PUT", &path, &h, &[]).await {
-        Ok((head, _)) if (200..300).contains(&head.status) => Ok(()),
-        Ok((head, _)) if head.status == 404 => Err(UpdateError::NoContainer),
-        Ok((head, _)) => Err(UpdateError::Failed(format!(
-            "account server {addr} answered {}",
-            head.status
-        ))),
-        Err(e) => Err(UpdateError::Failed(format!("account server {addr}: {e}"))),
-    }
+    send_update(peers, addr, "PUT", &path, &h, "account").await
 }
 
 /// The directory of a device's undelivered account updates.
@@ -148,7 +123,6 @@ pub fn pending_dir(device_root: &Path) -> PathBuf {
 
 /// Keeps `u` durably for the updater (blocking I/O: the failure path).
 pub fn save_pending(device_root: &Path, u: &AccountUpdate) -> io::Result<PathBuf> {
-    use std::io::Write;
     let mut md5 = Md5::new();
     md5.update(format!("/{}/{}", u.account, u.container).as_bytes());
     let hash: String = md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
@@ -156,16 +130,7 @@ pub fn save_pending(device_root: &Path, u: &AccountUpdate) -> io::Result<PathBuf
     std::fs::create_dir_all(&dir)?;
     let name = format!("{hash}-{}-{}", u.put_timestamp, u.delete_timestamp);
     let tmp = dir.join(format!(".{name}.tmp"));
-    let body = serde_json::to_vec(u).map_err(io::Error::other)?;
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&body)?;
-        f.sync_all()?;
-    }
-    let target = dir.join(name);
-    std::fs::rename(&tmp, &target)?;
-    std::fs::File::open(&dir)?.sync_all()?;
-    Ok(target)
+    write_durably(&dir, &tmp, &name, u)
 }
 
 /// Delivers `u`; an account server that cannot be reached leaves it in
@@ -190,67 +155,20 @@ pub async fn run_pending(
     device_root: &Path,
     updater: &ClusterUpdater,
 ) -> io::Result<(usize, usize)> {
-    let dir = pending_dir(device_root);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(d) => d,
+    let pending: Vec<(PathBuf, AccountUpdate)> = match read_pending_dir(&pending_dir(device_root)) {
+        Ok(mut p) => {
+            p.sort_by(|a, b| a.0.cmp(&b.0));
+            p
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((0, 0)),
         Err(e) => return Err(e),
     };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.starts_with('.'))
-        })
-        .collect();
-    paths.sort();
-    let (mut applied, mut left) = (0, 0);
-    for path in paths {
-        let u: AccountUpdate = match std::fs::read(&path).map(|b| serde_json::from_slice(&b)) {
-            Ok(Ok(u)) => u,
-            Ok(Err(e)) => {
-                tracing::warn!(path = %path.display(), "unreadable account pending: {e}");
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        match updater.update_account(&u).await {
-            Ok(()) | Err(UpdateError::NoContainer) => {
-                std::fs::remove_file(&path)?;
-                applied += 1;
-            }
-            Err(UpdateError::Failed(e)) => {
-                tracing::debug!(path = %path.display(), "account pending still failing: {e}");
-                left += 1;
-            }
-        }
-    }
-    Ok((applied, left))
+    apply_pending(pending, async |u| updater.update_account(u).await).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn targets_follow_the_proxy_headers() {
-        let mut h = Headers::new();
-        h.set("X-Account-Host", "10.0.0.1:6202,10.0.0.2:6202");
-        h.set("X-Account-Device", "sda,sdb");
-        h.set("X-Account-Partition", "7");
-        let t = account_targets(&h);
-        assert_eq!(t.len(), 2);
-        assert_eq!(
-            (
-                t[1].host.as_str(),
-                t[1].device.as_str(),
-                t[1].partition.as_str()
-            ),
-            ("10.0.0.2:6202", "sdb", "7")
-        );
-        assert!(account_targets(&Headers::new()).is_empty());
-    }
 
     #[test]
     fn pending_round_trips() {

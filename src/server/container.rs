@@ -98,13 +98,10 @@ pub async fn handle(
             let meta = metadata_updates(&req.headers, "container");
             // Told where the account lives, this is a cluster's container
             // server: the account is updated there, not in a local copy.
-            let created = if req.headers.contains("x-account-host") {
-                db.create_container_alone(account, container, ts, meta, policy)
-                    .await
-            } else {
-                db.create_container(account, container, ts, meta, policy)
-                    .await
-            };
+            let link_account = !req.headers.contains("x-account-host");
+            let created = db
+                .create_container_in(account, container, ts, meta, policy, link_account)
+                .await;
             let resp = match created {
                 Ok(CreateOutcome::Created) => Response::status(201),
                 Ok(CreateOutcome::Accepted) => Response::status(202),

@@ -15,6 +15,7 @@
 //! serve several devices; each request goes to the one its path names.
 
 mod account;
+pub(crate) use account::policy_and_metadata_headers;
 pub mod account_update;
 mod container;
 pub mod container_updater;
@@ -97,8 +98,9 @@ fn required_timestamp(headers: &Headers) -> Result<Timestamp, Response> {
 }
 
 /// The metadata headers a PUT or POST carries for an account or container
-/// (`X-<kind>-Meta-*`, `X-<kind>-Sysmeta-*` and the ACL and sync headers).
-fn metadata_updates(headers: &Headers, kind: &str) -> Vec<(String, String)> {
+/// (`X-<kind>-Meta-*`, `X-<kind>-Sysmeta-*` and the ACL and sync headers);
+/// the proxy reads a backend answer's metadata with it too.
+pub(crate) fn metadata_updates(headers: &Headers, kind: &str) -> Vec<(String, String)> {
     let meta = format!("x-{kind}-meta-");
     let sysmeta = format!("x-{kind}-sysmeta-");
     let extra: &[&str] = if kind == "container" {

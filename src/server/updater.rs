@@ -124,9 +124,7 @@ impl ClusterUpdater {
         partition: &str,
         u: &ContainerUpdate,
     ) -> Result<(), UpdateError> {
-        let part: u32 = partition
-            .parse()
-            .map_err(|_| UpdateError::Failed(format!("bad container partition {partition}")))?;
+        let part = parse_partition(partition, "container")?;
         let path = backend_path(
             device,
             part,
@@ -149,15 +147,7 @@ impl ClusterUpdater {
             h.set("X-Etag", u.etag.clone());
             "PUT"
         };
-        match peers.request(addr, method, &path, &h, &[]).await {
-            Ok((head, _)) if (200..300).contains(&head.status) => Ok(()),
-            Ok((head, _)) if head.status == 404 => Err(UpdateError::NoContainer),
-            Ok((head, _)) => Err(UpdateError::Failed(format!(
-                "container server {addr} answered {}",
-                head.status
-            ))),
-            Err(e) => Err(UpdateError::Failed(format!("container server {addr}: {e}"))),
-        }
+        send_update(peers, addr, method, &path, &h, "container").await
     }
 
     async fn update_all(&self, u: &ContainerUpdate) -> Result<(), UpdateError> {
@@ -198,6 +188,36 @@ impl ClusterUpdater {
             None if gone == u.targets.len() => Err(UpdateError::NoContainer),
             None => Ok(()),
         }
+    }
+}
+
+/// The partition of an update target naming a `server` (`container` or
+/// `account`) server.
+pub(super) fn parse_partition(partition: &str, server: &str) -> Result<u32, UpdateError> {
+    partition
+        .parse()
+        .map_err(|_| UpdateError::Failed(format!("bad {server} partition {partition}")))
+}
+
+/// Sends one update to the `server` (`container` or `account`) server at
+/// `addr`: a 2xx is done, a 404 means there is nothing to update (no such
+/// container or account), anything else is kept for a retry.
+pub(super) async fn send_update(
+    peers: &Peers,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &Headers,
+    server: &str,
+) -> Result<(), UpdateError> {
+    match peers.request(addr, method, path, headers, &[]).await {
+        Ok((head, _)) if (200..300).contains(&head.status) => Ok(()),
+        Ok((head, _)) if head.status == 404 => Err(UpdateError::NoContainer),
+        Ok((head, _)) => Err(UpdateError::Failed(format!(
+            "{server} server {addr} answered {}",
+            head.status
+        ))),
+        Err(e) => Err(UpdateError::Failed(format!("{server} server {addr}: {e}"))),
     }
 }
 

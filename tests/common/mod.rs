@@ -420,6 +420,53 @@ pub fn chunked(parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a backend
+/// listener a ring must name before its node starts).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Runs `paco args` in `dir` (ring building and other one-shot commands)
+/// with no `PACO_CONFIG` from the environment.
+pub fn paco_output(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_paco"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("PACO_CONFIG")
+        .output()
+        .expect("run paco")
+}
+
+/// [`paco_output`], asserting it succeeded; returns its stdout.
+pub fn run_paco(dir: &Path, args: &[&str]) -> String {
+    let out = paco_output(dir, args);
+    assert!(
+        out.status.success(),
+        "paco {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Appends a ustar member to `out`: `kind` b'0' a file, b'5' a directory,
+/// b'x' pax records; padded to the 512-byte block.
+pub fn tar_member(out: &mut Vec<u8>, name: &str, data: &[u8], kind: u8) {
+    let mut h = vec![0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+    h[156] = kind;
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| b as u32).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    out.extend(h);
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
 // ---------------------------------------------------------------------------
 // HTTP client
 // ---------------------------------------------------------------------------

@@ -73,18 +73,7 @@ async fn send(
     let path = backend_path(&dev.device, part, t.account, t.container, None);
     if rings.is_local(dev) {
         if let (Some(local), Some(updater)) = (be.device(&dev.device), be.updater()) {
-            let req = Request {
-                method: method.to_string(),
-                raw_path: path,
-                query: query.to_string(),
-                headers: headers.clone(),
-                http11: true,
-                framing: Framing::Length(0),
-                expect_continue: false,
-                keep_alive: true,
-                peer: None,
-                non_utf8: Vec::new(),
-            };
+            let req = Request::internal(method, path, query, headers.clone(), Framing::Length(0));
             let p = BackendPath {
                 device: dev.device.clone(),
                 partition: part.to_string(),

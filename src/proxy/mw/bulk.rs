@@ -498,47 +498,21 @@ pub(super) mod tests {
     use super::*;
     use std::rc::Rc;
 
-    use crate::common::constraints::Constraints;
-    use crate::common::hash::HashConf;
-    use crate::config::TempAuthConfig;
     use crate::db::DbPool;
-    use crate::obj::hashed::HashedManager;
-    use crate::obj::server::ObjectServer;
-    use crate::proxy::auth::{AuthResult, Identity, TempAuth};
-    use crate::proxy::backend::Backend;
+    use crate::proxy::auth::{AuthResult, Identity};
     use crate::proxy::path::SwiftPath;
     use crate::proxy::Proxy;
 
     /// A proxy over a fresh device, and a reseller's request to `/v1/AUTH_a`.
     pub(in crate::proxy::mw) fn proxy(root: &std::path::Path) -> (Rc<Proxy>, DbPool, SwiftRequest) {
-        let conf = HashConf {
-            prefix: String::new(),
-            suffix: "s".into(),
-        };
-        let db = DbPool::start(root.to_path_buf(), conf.clone(), 4, 1).expect("db");
-        let m = HashedManager::new(root.to_path_buf(), conf, 4).expect("manager");
-        let objects = Rc::new(ObjectServer::new(Rc::new(m), 64 * 1024, 1 << 20));
-        let constraints = Constraints::default();
-        let proxy = Rc::new(Proxy {
-            features: super::super::pipeline(&constraints),
-            constraints,
-            auth: TempAuth::new(TempAuthConfig::default(), [1; 32]),
-            backend: Backend::local(objects),
-            db: db.clone(),
-            policies: Rc::new(Default::default()),
-        });
-        let head = crate::http::Request {
-            method: "POST".into(),
-            raw_path: "/v1/AUTH_a".into(),
-            query: "bulk-delete".into(),
-            headers: crate::http::Headers::new(),
-            http11: true,
-            framing: Framing::Length(0),
-            expect_continue: false,
-            keep_alive: true,
-            peer: None,
-            non_utf8: Vec::new(),
-        };
+        let (proxy, db) = crate::proxy::test_support::local_proxy(root);
+        let head = crate::http::Request::internal(
+            "POST",
+            "/v1/AUTH_a".into(),
+            "bulk-delete",
+            crate::http::Headers::new(),
+            Framing::Length(0),
+        );
         let who = AuthResult::User(Identity {
             user: "admin:admin".into(),
             account: "AUTH_admin".into(),
@@ -579,15 +553,7 @@ pub(super) mod tests {
             // Heartbeat after every delete.
             let mut s = DeleteStream::new(entry, req, Some(OutFormat::Plain), Duration::ZERO);
             s.queue(vec![Ok("c/o1".into()), Ok("c/o2".into())]);
-            let mut pieces = Vec::new();
-            loop {
-                let (res, buf) = s.read(Vec::with_capacity(4096)).await;
-                if res.expect("read") == 0 {
-                    break;
-                }
-                pieces.push(String::from_utf8(buf).expect("utf8"));
-            }
-            pieces
+            crate::proxy::test_support::read_pieces(&mut s).await
         });
         assert_eq!(pieces.len(), 3, "{pieces:?}");
         assert_eq!((pieces[0].as_str(), pieces[1].as_str()), (" ", " "));

@@ -6,11 +6,10 @@
 
 use md5::{Digest, Md5};
 
-use crate::http::conditional::{self, Precondition};
-use crate::http::stream::{LocalBoxFuture, StreamBody};
+use crate::http::stream::LocalBoxFuture;
 use crate::http::{Body, BodySource, Response};
 
-use super::segments::{requested_span, Segment, SegmentSource, SegmentStream};
+use super::segments::{precondition_answer, requested_span, Segment, SegmentSource, SegmentStream};
 use super::util::{is_success, unquote};
 use super::{quote, Feature, Next, SwiftRequest};
 
@@ -197,19 +196,8 @@ impl Dlo {
             .and_then(|v| httpdate::parse_http_date(v).ok())
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_secs() as i64);
-        match conditional::evaluate(req.headers(), &etag, last_modified, true) {
-            Precondition::Proceed => {}
-            Precondition::NotModified => {
-                let mut r = Response::empty(304);
-                r.headers = headers;
-                r.headers.set("Content-Length", "0");
-                return r;
-            }
-            Precondition::Failed => {
-                let mut r = Response::status(412);
-                r.headers.set("Etag", format!("\"{etag}\""));
-                return r;
-            }
+        if let Some(r) = precondition_answer(req.headers(), &mut headers, &etag, last_modified) {
+            return r;
         }
         // One range is served across segments; several are ignored (the
         // whole object comes back), as Swift's DLO does.
@@ -251,16 +239,9 @@ impl Dlo {
                 last: (last + 1 < s.bytes).then_some(last),
             });
         }
-        let mut stream = SegmentStream::new(next.entry(), req, "DLO", pieces);
-        if let Err(e) = stream.prime().await {
-            tracing::warn!(path = %req.head.raw_path, "DLO: {e}");
-            return Response::status(e.status());
-        }
-        resp.body = Body::Stream(StreamBody {
-            len,
-            stream: Box::new(stream),
-        });
-        resp
+        SegmentStream::new(next.entry(), req, "DLO", pieces)
+            .into_response(resp, len)
+            .await
     }
 }
 

@@ -141,16 +141,8 @@ impl SwiftRequest {
         }
         SwiftRequest {
             head: Request {
-                method: method.to_string(),
-                raw_path: raw_path(&path),
-                query: query.to_string(),
-                headers,
-                http11: true,
-                framing: Framing::None,
-                expect_continue: false,
-                keep_alive: true,
                 peer: self.head.peer,
-                non_utf8: Vec::new(),
+                ..Request::internal(method, raw_path(&path), query, headers, Framing::None)
             },
             path,
             who: self.who.clone(),

@@ -10,9 +10,10 @@ use std::io;
 
 use md5::{Digest, Md5};
 
+use crate::http::conditional::{self, Precondition};
 use crate::http::range::{self, RangeOutcome};
-use crate::http::stream::{BodyStream, LocalBoxFuture};
-use crate::http::Response;
+use crate::http::stream::{BodyStream, LocalBoxFuture, StreamBody};
+use crate::http::{Body, Headers, Response};
 
 use super::{Entry, SwiftRequest};
 
@@ -88,6 +89,30 @@ struct Current {
     path: String,
 }
 
+/// A large object's answer to the request's conditional headers, judged
+/// against the whole object's `etag` (as Swift's SLO and DLO do, not the
+/// manifest's): a 304 keeps `headers` with an empty body, a 412 carries
+/// the ETag; `None` to go on serving.
+pub fn precondition_answer(
+    req: &Headers,
+    headers: &mut Headers,
+    etag: &str,
+    last_modified: i64,
+) -> Option<Response> {
+    match conditional::evaluate(req, etag, last_modified, true) {
+        Precondition::Proceed => None,
+        Precondition::NotModified => {
+            let mut r = Response::empty(304);
+            r.headers = std::mem::take(headers);
+            r.headers.set("Content-Length", "0");
+            Some(r)
+        }
+        Precondition::Failed => {
+            Some(Response::status(412).with_header("Etag", format!("\"{etag}\"")))
+        }
+    }
+}
+
 /// Streams a large object's segments in order.
 pub struct SegmentStream {
     entry: Entry,
@@ -119,6 +144,21 @@ impl SegmentStream {
             lead: Vec::new(),
             lead_pos: 0,
         }
+    }
+
+    /// Primes the stream and makes it `resp`'s body of `len` bytes; a first
+    /// segment that cannot be served turns the answer into its error
+    /// status (logged with the request path).
+    pub async fn into_response(mut self, mut resp: Response, len: u64) -> Response {
+        if let Err(e) = self.prime().await {
+            tracing::warn!(path = %self.template.head.raw_path, "{}: {e}", self.source);
+            return Response::status(e.status());
+        }
+        resp.body = Body::Stream(StreamBody {
+            len,
+            stream: Box::new(self),
+        });
+        resp
     }
 
     /// Opens the first object segment, so a missing or changed first

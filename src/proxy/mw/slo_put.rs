@@ -460,15 +460,7 @@ mod tests {
                 out_pos: 0,
                 finished: false,
             };
-            let mut pieces = Vec::new();
-            loop {
-                let (res, buf) = s.read(Vec::with_capacity(4096)).await;
-                if res.expect("read") == 0 {
-                    break;
-                }
-                pieces.push(String::from_utf8(buf).expect("utf8"));
-            }
-            pieces
+            crate::proxy::test_support::read_pieces(&mut s).await
         });
         assert_eq!(pieces[..3], [" ", " ", " "], "{pieces:?}");
         assert_eq!(

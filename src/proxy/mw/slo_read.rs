@@ -8,12 +8,13 @@ use base64::Engine;
 use md5::{Digest, Md5};
 use serde_json::Value;
 
-use crate::http::conditional::{self, Precondition};
 use crate::http::range;
-use crate::http::stream::{LocalBoxFuture, StreamBody};
+use crate::http::stream::LocalBoxFuture;
 use crate::http::{Body, Headers, Response};
 
-use super::segments::{requested_ranges, Segment, SegmentSource, SegmentStream, Span};
+use super::segments::{
+    precondition_answer, requested_ranges, Segment, SegmentSource, SegmentStream, Span,
+};
 use super::slo::{fetch_manifest, split_name, Slo, MAX_DEPTH, SLO_ETAG, SLO_SIZE};
 use super::slo_manifest::{stored_range, to_raw};
 use super::util::{is_success, read_body};
@@ -309,17 +310,8 @@ impl Slo {
             (None, None) => String::new(),
         };
         headers.set("Etag", format!("\"{etag}\""));
-        match conditional::evaluate(req.headers(), &etag, last_modified, true) {
-            Precondition::Proceed => {}
-            Precondition::NotModified => {
-                let mut r = Response::empty(304);
-                r.headers = headers;
-                r.headers.set("Content-Length", "0");
-                return r;
-            }
-            Precondition::Failed => {
-                return Response::status(412).with_header("Etag", format!("\"{etag}\""));
-            }
+        if let Some(r) = precondition_answer(req.headers(), &mut headers, &etag, last_modified) {
+            return r;
         }
         let mut resp = Response::empty(200);
         resp.latin1_headers = manifest.latin1_headers;
@@ -392,16 +384,9 @@ impl Slo {
             }
             Selection::Many(rs) => multipart(&mut resp.headers, &pieces, &rs, total),
         };
-        let mut stream = SegmentStream::new(next.entry(), req, "SLO", segments);
-        if let Err(e) = stream.prime().await {
-            tracing::warn!(path = %req.head.raw_path, "SLO: {e}");
-            return Response::status(e.status());
-        }
-        resp.body = Body::Stream(StreamBody {
-            len,
-            stream: Box::new(stream),
-        });
-        resp
+        SegmentStream::new(next.entry(), req, "SLO", segments)
+            .into_response(resp, len)
+            .await
     }
 
     /// `?multipart-manifest=get&format=raw`: the manifest as it was PUT.
