@@ -495,12 +495,11 @@ fn each_policy_has_its_own_object_ring() {
 /// remote primary, so the object still has three replicas.
 #[test]
 fn a_failed_local_replica_leaves_the_write_to_the_others() {
-    let ring_dir = tempfile::tempdir().expect("ring dir");
-    let data: Vec<tempfile::TempDir> = (0..NODES)
-        .map(|_| tempfile::tempdir().expect("data dir"))
-        .collect();
-    let ports: Vec<u16> = (0..NODES).map(|_| free_port()).collect();
-    build_rings(ring_dir.path(), &ports);
+    let Layout {
+        ring_dir,
+        data,
+        ports,
+    } = Layout::new();
     let nodes: Vec<Node> = (0..NODES)
         .map(|i| start_node(ring_dir.path(), data[i].path(), ports[i]))
         .collect();
