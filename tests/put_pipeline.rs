@@ -13,6 +13,9 @@ const A: &str = "/v1/AUTH_test";
 /// `[storage] io_buffer_size` for these nodes: small, so a few hundred KiB
 /// already cross many buffers.
 const BUF: usize = 16 * 1024;
+/// The writer starts writeback every 8 MiB (`obj::diskfile`); one body
+/// crosses that step.
+const WRITEBACK_STEP: usize = 8 * 1024 * 1024;
 
 fn node(driver: &str) -> Node {
     NodeOpts::new(driver)

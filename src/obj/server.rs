@@ -489,7 +489,7 @@ impl ObjectServer {
                 .unwrap_or("application/octet-stream")
                 .to_string(),
         );
-        meta.insert("Content-Length".into(), writer.written().to_string());
+        meta.insert("Content-Length".into(), received.size.to_string());
         meta.insert("ETag".into(), etag.clone());
         meta.insert(CRC_KEY.into(), format!("{:08x}", received.crc32));
         for (k, v) in req.headers.iter() {
@@ -501,7 +501,7 @@ impl ObjectServer {
             }
         }
         note_raw_values(req.headers, &mut meta);
-        let size = writer.written();
+        let size = received.size;
         if let Err(r) = self.queue_expiry(df.name_hash(), req, policy_index).await {
             writer.abort().await;
             return r;

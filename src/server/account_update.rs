@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
+use crate::common::hash::hash_hex;
 use crate::common::timestamp::Timestamp;
 use crate::db::{ContainerReport, DbError, DbPool};
 use crate::http::Headers;
@@ -123,9 +124,7 @@ pub fn pending_dir(device_root: &Path) -> PathBuf {
 
 /// Keeps `u` durably for the updater (blocking I/O: the failure path).
 pub fn save_pending(device_root: &Path, u: &AccountUpdate) -> io::Result<PathBuf> {
-    let mut md5 = Md5::new();
-    md5.update(format!("/{}/{}", u.account, u.container).as_bytes());
-    let hash: String = md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hash_hex(&Md5::digest(format!("/{}/{}", u.account, u.container)).into());
     let dir = pending_dir(device_root);
     std::fs::create_dir_all(&dir)?;
     let name = format!("{hash}-{}-{}", u.put_timestamp, u.delete_timestamp);
