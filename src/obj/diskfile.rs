@@ -121,6 +121,31 @@ pub trait DiskFileWriter {
     /// may the write be acknowledged.
     async fn commit(self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError>;
 
+    /// `commit`, running `alongside` once the new version is in place, while
+    /// its directory entries are being made durable, rather than after.
+    /// `alongside` is the container update: both must be durable before the
+    /// write is acknowledged, and neither depends on the other, so waiting
+    /// for them one after the other only adds a flush to every write. The
+    /// update does not start until the data itself is durable and renamed
+    /// into place, so a failure or crash can at worst leave a listing row
+    /// for a version whose directory entry was lost (as a write that failed
+    /// its quorum does in Swift), never an acknowledged write without one.
+    /// `None` means the commit failed before `alongside` started.
+    async fn commit_with<F: std::future::Future>(
+        self,
+        timestamp: Timestamp,
+        meta: &Metadata,
+        alongside: F,
+    ) -> (Result<(), DiskFileError>, Option<F::Output>)
+    where
+        Self: Sized,
+    {
+        match self.commit(timestamp, meta).await {
+            Ok(()) => (Ok(()), Some(alongside.await)),
+            Err(e) => (Err(e), None),
+        }
+    }
+
     /// Throws the partial write away.
     async fn abort(self);
 }

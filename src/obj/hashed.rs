@@ -450,7 +450,57 @@ impl DiskFileWriter for HashedWriter {
         self.written
     }
 
-    async fn commit(mut self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError> {
+    async fn commit(self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError> {
+        self.commit_with(timestamp, meta, async {}).await.0
+    }
+
+    async fn commit_with<F: std::future::Future>(
+        mut self,
+        timestamp: Timestamp,
+        meta: &Metadata,
+        alongside: F,
+    ) -> (Result<(), DiskFileError>, Option<F::Output>) {
+        let placed = self.place(timestamp, meta).await;
+        let changed = match placed {
+            Ok(changed) => changed,
+            Err(e) => return (Err(e), None),
+        };
+        let (synced, out) = monoio::join!(fsync_dirs(&changed), alongside);
+        if let Err(e) = synced {
+            return (Err(e.into()), Some(out));
+        }
+        // Older versions are now unreachable; losing this cleanup to a crash
+        // only leaves files the next write removes. A directory made just
+        // now (more than itself changed) holds nothing older.
+        if changed.len() == 1 {
+            if let Ok(listing) = list_dir(&self.dir) {
+                for name in listing.obsolete {
+                    let _ = monoio::fs::remove_file(self.dir.join(name)).await;
+                }
+            }
+        }
+        (Ok(()), Some(out))
+    }
+
+    async fn abort(mut self) {
+        if let Some(f) = self.file.take() {
+            let _ = f.close().await;
+        }
+        let _ = monoio::fs::remove_file(&self.tmp_path).await;
+        self.done = true;
+    }
+}
+
+impl HashedWriter {
+    /// Writes the metadata trailer, makes the file durable and renames it
+    /// into the hash directory (made if missing). Returns the directories
+    /// whose entries changed and still need an fsync: the hash directory,
+    /// and the parent of each directory made.
+    async fn place(
+        &mut self,
+        timestamp: Timestamp,
+        meta: &Metadata,
+    ) -> Result<Vec<PathBuf>, DiskFileError> {
         let file = self
             .file
             .take()
@@ -466,28 +516,8 @@ impl DiskFileWriter for HashedWriter {
             .join(format!("{}{}", timestamp.internal(), self.ext.suffix()));
         monoio::fs::rename(&self.tmp_path, &target).await?;
         self.done = true;
-        let fresh_dir = !changed.is_empty();
         changed.push(self.dir.clone());
-        fsync_dirs(&changed).await?;
-        // Older versions are now unreachable; losing this cleanup to a crash
-        // only leaves files the next write removes. A directory made just
-        // now holds nothing older.
-        if !fresh_dir {
-            if let Ok(listing) = list_dir(&self.dir) {
-                for name in listing.obsolete {
-                    let _ = monoio::fs::remove_file(self.dir.join(name)).await;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn abort(mut self) {
-        if let Some(f) = self.file.take() {
-            let _ = f.close().await;
-        }
-        let _ = monoio::fs::remove_file(&self.tmp_path).await;
-        self.done = true;
+        Ok(changed)
     }
 }
 
@@ -549,5 +579,73 @@ mod tests {
         assert_eq!(l.newest.map(|n| n.1), Some(Ext::Tombstone));
         assert_eq!(l.meta, None);
         assert_eq!(l.obsolete.len(), 2);
+    }
+
+    /// Runs `f` on both drivers: the commit's file ops differ between them.
+    fn on_both_drivers<F: std::future::Future>(f: impl Fn() -> F) {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("legacy runtime")
+            .block_on(f());
+        if let Ok(mut rt) = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .build()
+        {
+            rt.block_on(f());
+        }
+    }
+
+    #[test]
+    fn the_container_update_runs_once_the_version_is_in_place() {
+        on_both_drivers(|| async {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let m = Rc::new(
+                HashedManager::new(dir.path().to_path_buf(), HashConf::default(), 10)
+                    .expect("manager"),
+            );
+            for (n, ts) in [(1, "1.00000"), (2, "2.00000")] {
+                let df = m.get("a", "c", "o");
+                let mut w = df.create().await.expect("create");
+                let (r, _) = w.write(b"hello".to_vec()).await;
+                r.expect("write");
+                let tmp = w.tmp_path.clone();
+                let ts = Timestamp::parse(ts).expect("ts");
+                let target = df.dir().join(format!("{}.data", ts.internal()));
+                let seen = async { (target.exists(), tmp.exists()) };
+                let (r, out) = w.commit_with(ts, &Metadata::new(), seen).await;
+                r.expect("commit");
+                assert_eq!(out, Some((true, false)), "write {n}");
+            }
+            // The second write removed the first version.
+            let names = std::fs::read_dir(m.get("a", "c", "o").dir())
+                .expect("read dir")
+                .count();
+            assert_eq!(names, 1);
+        });
+    }
+
+    #[test]
+    fn a_commit_that_fails_before_placing_never_starts_the_update() {
+        on_both_drivers(|| async {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let m = Rc::new(
+                HashedManager::new(dir.path().to_path_buf(), HashConf::default(), 10)
+                    .expect("manager"),
+            );
+            let df = m.get("a", "c", "o");
+            // A file where the suffix directory belongs: the hash directory
+            // cannot be made.
+            let suffix = df.dir().parent().expect("suffix dir");
+            std::fs::create_dir_all(suffix.parent().expect("partition dir")).expect("mkdir");
+            std::fs::write(suffix, b"").expect("blocker");
+            let w = df.create().await.expect("create");
+            let tmp = w.tmp_path.clone();
+            let ts = Timestamp::parse("1.00000").expect("ts");
+            let (r, out) = w.commit_with(ts, &Metadata::new(), async { 1 }).await;
+            assert!(r.is_err());
+            assert_eq!(out, None);
+            assert!(!tmp.exists(), "the staged file is removed");
+        });
     }
 }

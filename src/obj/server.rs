@@ -506,10 +506,7 @@ impl ObjectServer {
             writer.abort().await;
             return r;
         }
-        if let Err(e) = writer.commit(ts, &meta).await {
-            return error_response(&e);
-        }
-        let update = ContainerUpdate {
+        let mut update = ContainerUpdate {
             account: req.account.to_string(),
             container: req.container.to_string(),
             object: req.object.to_string(),
@@ -521,11 +518,16 @@ impl ObjectServer {
             policy_index,
             targets: super::updates::update_targets(req.headers),
         };
-        let mut update = update;
         let pairs: Vec<(&str, &str)> = req.headers.iter().collect();
         apply_update_overrides(&mut update, pairs.into_iter());
-        if let Err(r) = self.update_container(df.name_hash(), update).await {
-            return r;
+        let hash = df.name_hash();
+        match writer
+            .commit_with(ts, &meta, self.update_container(hash, update))
+            .await
+        {
+            (Err(e), _) => return error_response(&e),
+            (Ok(()), Some(Err(r))) => return r,
+            (Ok(()), _) => {}
         }
         let mut r = Response::empty(201);
         r.headers.set("Etag", etag);
