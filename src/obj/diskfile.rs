@@ -106,6 +106,21 @@ pub trait DiskFile {
 
     /// Stores a delete at `timestamp` (a `.ts` tombstone).
     async fn delete(&self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError>;
+
+    /// `delete`, running `alongside` (the container update) while the
+    /// tombstone's directory entry is being made durable, as
+    /// [`DiskFileWriter::commit_with`] does for data.
+    async fn delete_with<F: std::future::Future>(
+        &self,
+        timestamp: Timestamp,
+        meta: &Metadata,
+        alongside: F,
+    ) -> (Result<(), DiskFileError>, Option<F::Output>) {
+        match self.delete(timestamp, meta).await {
+            Ok(()) => (Ok(()), Some(alongside.await)),
+            Err(e) => (Err(e), None),
+        }
+    }
 }
 
 /// Streams a new object version to disk.

@@ -424,6 +424,18 @@ impl DiskFile for HashedDiskFile {
     async fn delete(&self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError> {
         self.write_marker(Ext::Tombstone, timestamp, meta).await
     }
+
+    async fn delete_with<F: std::future::Future>(
+        &self,
+        timestamp: Timestamp,
+        meta: &Metadata,
+        alongside: F,
+    ) -> (Result<(), DiskFileError>, Option<F::Output>) {
+        match self.create_with(Ext::Tombstone).await {
+            Ok(w) => w.commit_with(timestamp, meta, alongside).await,
+            Err(e) => (Err(e), None),
+        }
+    }
 }
 
 /// A version being written in `tmp/`.

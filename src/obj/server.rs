@@ -654,9 +654,6 @@ impl ObjectServer {
             "name".into(),
             format!("/{}/{}/{}", req.account, req.container, req.object),
         );
-        if let Err(e) = df.delete(ts, &meta).await {
-            return error_response(&e);
-        }
         let update = ContainerUpdate {
             account: req.account.to_string(),
             container: req.container.to_string(),
@@ -669,8 +666,14 @@ impl ObjectServer {
             policy_index,
             targets: super::updates::update_targets(req.headers),
         };
-        if let Err(r) = self.update_container(df.name_hash(), update).await {
-            return r;
+        let hash = df.name_hash();
+        match df
+            .delete_with(ts, &meta, self.update_container(hash, update))
+            .await
+        {
+            (Err(e), _) => return error_response(&e),
+            (Ok(()), Some(Err(r))) => return r,
+            (Ok(()), _) => {}
         }
         if existed {
             Response::empty(204)
