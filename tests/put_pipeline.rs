@@ -16,6 +16,9 @@ const BUF: usize = 16 * 1024;
 /// The writer starts writeback every 8 MiB (`obj::diskfile`); one body
 /// crosses that step.
 const WRITEBACK_STEP: usize = 8 * 1024 * 1024;
+/// Whole aligned blocks of a body are written with O_DIRECT (`obj::direct`),
+/// the last partial block through the page cache.
+const BLOCK: usize = 4096;
 
 fn node(driver: &str) -> Node {
     NodeOpts::new(driver)
@@ -35,8 +38,44 @@ fn check_stored(node: &Node, tok: &str, path: &str, body: &[u8]) {
     );
 }
 
+/// The `.data` file holds the body, then the metadata trailer: the same
+/// layout whichever way (direct or buffered) the body went to disk.
+fn check_data_file(node: &Node, path: &str, body: &[u8]) {
+    let obj = path.rsplit('/').next().expect("object name");
+    let dir = node.object_dir("AUTH_test", "c1", obj);
+    let files = walk_files(&dir);
+    let data = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "data"))
+        .unwrap_or_else(|| panic!("{path}: no .data file in {files:?}"));
+    let stored = std::fs::read(data).expect("read .data");
+    assert!(stored.len() > body.len(), "{path}: no trailer");
+    assert!(
+        stored[..body.len()] == *body,
+        "{path}: body on disk differs"
+    );
+    let trailer = String::from_utf8_lossy(&stored[body.len()..]);
+    assert!(
+        trailer.contains(&md5_hex(body)),
+        "{path}: trailer lacks the ETag"
+    );
+}
+
 fn sizes_around_buffer_edges(driver: &str) {
-    let node = node(driver);
+    sizes_with_buffer(driver, BUF);
+}
+
+/// A buffer size that is no whole number of blocks: each buffer carries
+/// whole blocks to the disk and hands its partial block to the next.
+fn sizes_with_odd_buffer(driver: &str) {
+    sizes_with_buffer(driver, 10_000);
+}
+
+fn sizes_with_buffer(driver: &str, buf: usize) {
+    let node = NodeOpts::new(driver)
+        .workers(1)
+        .config(&format!("[storage]\nio_buffer_size = {buf}\n"))
+        .start();
     let tok = node.setup();
     for (i, len) in [
         0,
@@ -49,6 +88,15 @@ fn sizes_around_buffer_edges(driver: &str) {
         BUF + 1,
         3 * BUF,
         3 * BUF + 7,
+        BLOCK - 1,
+        BLOCK,
+        BLOCK + 1,
+        2 * BLOCK - 1,
+        BUF + BLOCK - 1,
+        BUF + BLOCK,
+        2 * BUF + BLOCK + 1,
+        5 * BUF,
+        WRITEBACK_STEP + 5,
     ]
     .into_iter()
     .enumerate()
@@ -59,6 +107,7 @@ fn sizes_around_buffer_edges(driver: &str) {
         assert_eq!(r.status, 201, "{len}: {r:?}");
         assert_eq!(r.header("etag"), Some(md5_hex(&body).as_str()), "{len}");
         check_stored(&node, &tok, &path, &body);
+        check_data_file(&node, &path, &body);
         // The same bytes in odd-sized chunks.
         let parts: Vec<&[u8]> = body.chunks(777).collect();
         let path = format!("{A}/c1/chunked{len}");
@@ -133,5 +182,6 @@ fn interleaved_uploads_hash_together(driver: &str) {
 
 driver_tests! {
     fn sizes_around_buffer_edges;
+    fn sizes_with_odd_buffer;
     fn interleaved_uploads_hash_together;
 }

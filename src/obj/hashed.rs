@@ -14,10 +14,9 @@ use monoio::fs::{File, OpenOptions};
 use crate::common::hash::{hash_hex, hash_path, partition, HashConf};
 use crate::common::timestamp::Timestamp;
 
+use super::direct::DirectIo;
 use super::dirents;
-use super::diskfile::{
-    append_at, DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject,
-};
+use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
 use super::metadata::{self, Metadata, FOOTER_LEN};
 
 /// Bytes read from the end of a file in one go to find its metadata; most
@@ -371,6 +370,11 @@ impl HashedDiskFile {
             dir: self.dir.clone(),
             root: self.manager.device_root.join(&self.manager.objects_dir),
             written: 0,
+            direct: if crate::runtime::file_io_off_thread() {
+                DirectIo::new()
+            } else {
+                DirectIo::disabled()
+            },
             ext,
             done: false,
         })
@@ -446,6 +450,8 @@ pub struct HashedWriter {
     dir: PathBuf,
     root: PathBuf,
     written: u64,
+    /// Whole aligned body buffers skip the page cache (see `direct`).
+    direct: DirectIo,
     ext: Ext,
     done: bool,
 }
@@ -455,7 +461,7 @@ impl DiskFileWriter for HashedWriter {
         let Some(file) = self.file.as_ref() else {
             return (Err(io::Error::other("writer already closed").into()), buf);
         };
-        append_at(file, buf, &mut self.written).await
+        self.direct.append(file, buf, &mut self.written).await
     }
 
     fn written(&self) -> u64 {
@@ -517,6 +523,8 @@ impl HashedWriter {
             .file
             .take()
             .ok_or_else(|| io::Error::other("writer already closed"))?;
+        // The trailer is not block-aligned: it goes through the page cache.
+        self.direct.finish(&file).map_err(DiskFileError::from_io)?;
         let trailer = metadata::encode_trailer(meta, self.written);
         let (res, _) = file.write_all_at(trailer, self.written).await;
         res.map_err(DiskFileError::from_io)?;

@@ -1,6 +1,7 @@
 //! Object storage: the DiskFile interface, Swift's hashed layout, the
 //! metadata format, and the object server that answers backend requests.
 
+pub mod direct;
 pub mod dirents;
 pub mod diskfile;
 pub mod expiring;

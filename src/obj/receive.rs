@@ -6,9 +6,11 @@
 //! a file write is lost throughput. Two things follow:
 //!
 //! - Two buffers are in flight. While buffer `A` is written, buffer `B` is
-//!   received, then `A` is hashed. The write and the receive are submitted
-//!   to the kernel together, so a write the kernel hands to an io-wq thread
-//!   (ext4 does) copies on another core while this one hashes.
+//!   received, then `A` is hashed. Buffers hold whole blocks at a
+//!   block-aligned address, so the writer sends them to the device with
+//!   `O_DIRECT` (`super::direct`): no page-cache copy competing with MD5
+//!   for the core (io-wq threads run on the worker's CPUs), and the fsync
+//!   at commit finds only the last partial block and the trailer dirty.
 //! - Hashing goes through the worker's [`Md5Batcher`]: buffers that other
 //!   uploads on the same worker queued while this one awaited its receive
 //!   are hashed together in SIMD lanes (up to 8 with AVX2), so concurrent
@@ -19,6 +21,7 @@ use std::rc::Rc;
 
 use monoio::buf::IoBuf;
 
+use super::direct::{align_offset, DIRECT_ALIGN};
 use super::diskfile::{DiskFileError, DiskFileWriter};
 use crate::common::buffers;
 use crate::common::md5x::{BatchStats, Md5Batcher, Md5State};
@@ -37,34 +40,56 @@ pub fn md5_batch_stats() -> BatchStats {
 }
 
 /// A received buffer shared by the file write in flight and the hash
-/// queue, so neither has to copy it.
+/// queue, so neither has to copy it: the bytes `start..end` of the Vec
+/// (the bytes before `start` only align the data for direct I/O).
 #[derive(Clone)]
-struct SharedBuf(Rc<Vec<u8>>);
+struct SharedBuf {
+    vec: Rc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
 
 impl AsRef<[u8]> for SharedBuf {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        &self.vec[self.start..self.end]
     }
 }
 
 // SAFETY: the bytes live in the Vec's heap allocation, which does not move
 // or change while any clone of the Rc exists (nothing can get `&mut` to it
-// through a shared Rc), and `len` bytes of it are initialized.
+// through a shared Rc), and `start..end` lies within its `len` initialized
+// bytes.
 unsafe impl IoBuf for SharedBuf {
     fn read_ptr(&self) -> *const u8 {
-        self.0.as_ptr()
+        self.vec[self.start..].as_ptr()
     }
 
     fn bytes_init(&self) -> usize {
-        self.0.len()
+        self.end - self.start
     }
 }
 
 impl SharedBuf {
-    /// The Vec back for reuse once every other clone is gone; otherwise a
-    /// fresh pooled buffer.
-    fn reclaim(self, capacity: usize) -> Vec<u8> {
-        Rc::try_unwrap(self.0).unwrap_or_else(|_| buffers::take(capacity))
+    /// The part of `self` from `at` bytes in.
+    fn split_off(&mut self, at: usize) -> SharedBuf {
+        let mid = self.start + at;
+        let tail = SharedBuf {
+            vec: Rc::clone(&self.vec),
+            start: mid,
+            end: self.end,
+        };
+        self.end = mid;
+        tail
+    }
+}
+
+impl Drop for SharedBuf {
+    /// The last view of a buffer (written and hashed) gives it back to the
+    /// pool.
+    fn drop(&mut self) {
+        if let Some(vec) = Rc::get_mut(&mut self.vec) {
+            buffers::give(std::mem::take(vec));
+        }
     }
 }
 
@@ -94,8 +119,54 @@ pub enum ReceiveError {
     Disk(#[from] DiskFileError),
 }
 
+/// Capacity of a receive buffer for `chunk` body bytes: room for the
+/// alignment padding and for a partial block carried over.
+fn buffer_capacity(chunk: usize) -> usize {
+    chunk + 2 * DIRECT_ALIGN
+}
+
+/// Bytes of body each buffer carries to the disk: `buf_size` rounded down
+/// to whole blocks, so every buffer but the last can be written directly.
+fn chunk_size(buf_size: usize) -> usize {
+    (buf_size / DIRECT_ALIGN).max(1) * DIRECT_ALIGN
+}
+
+/// A filled receive buffer: its body bytes start at `start` (a
+/// [`DIRECT_ALIGN`] boundary in memory); `Ok(true)` when the body ended.
+type Filled = (Result<bool, BodyError>, Vec<u8>, usize);
+
+/// Reads into `vec` until it holds `chunk` body bytes past the alignment
+/// padding and the `carry` bytes left over from the previous buffer, or
+/// the body ends.
+async fn fill(
+    body: &mut BodySource<'_, '_>,
+    mut vec: Vec<u8>,
+    carry: &[u8],
+    chunk: usize,
+) -> Filled {
+    vec.clear();
+    let start = align_offset(vec.as_ptr());
+    vec.resize(start, 0);
+    vec.extend_from_slice(carry);
+    while vec.len() - start < chunk {
+        let (res, v) = body.read(vec).await;
+        vec = v;
+        match res {
+            Ok(0) => return (Ok(true), vec, start),
+            Ok(_) => {}
+            Err(e) => return (Err(e), vec, start),
+        }
+    }
+    (Ok(false), vec, start)
+}
+
 /// Receives the whole body into `writer`, with buffers of `buf_size` bytes,
 /// refusing to store more than `max_size` bytes.
+///
+/// Each buffer is filled to a whole number of blocks, its data starting on
+/// a block boundary in memory (a partial block at its end moves on to the
+/// next buffer), so the writer can send it to the device without the page
+/// cache (see `direct`); only the body's last partial block is not aligned.
 pub async fn receive_body<W: DiskFileWriter>(
     writer: &mut W,
     body: &mut BodySource<'_, '_>,
@@ -103,47 +174,85 @@ pub async fn receive_body<W: DiskFileWriter>(
     max_size: u64,
 ) -> Result<Received, ReceiveError> {
     let batcher = MD5_BATCHER.with(Md5Batcher::clone);
+    let chunk = chunk_size(buf_size);
+    let capacity = buffer_capacity(chunk);
     let mut md5 = Md5State::new();
     let mut crc = crc32fast::Hasher::new();
     let mut size = 0u64;
-    let (res, mut filled) = body.read(buffers::take(buf_size)).await;
-    let mut spare = buffers::take(buf_size);
-    let mut result = res.map_err(ReceiveError::from);
-    // `filled` holds received bytes not yet hashed or written; `spare` is free.
-    while let Ok(n) = result {
-        if n == 0 {
-            break;
+    let (mut res, mut vec, mut start) = fill(body, buffers::take(capacity), &[], chunk).await;
+    // `vec` holds received bytes not yet hashed or written.
+    let result = loop {
+        let ended = match res {
+            Ok(ended) => ended,
+            Err(e) => {
+                buffers::give(vec);
+                break Err(ReceiveError::from(e));
+            }
+        };
+        let data_end = vec.len();
+        // A buffer that did not end the body holds at least `chunk` bytes
+        // and passes its last partial block on.
+        let keep = if ended {
+            data_end - start
+        } else {
+            (data_end - start) / DIRECT_ALIGN * DIRECT_ALIGN
+        };
+        if keep == 0 {
+            buffers::give(vec);
+            break Ok(());
         }
-        size += filled.len() as u64;
+        size += keep as u64;
         if size > max_size {
-            result = Err(ReceiveError::TooLarge(max_size));
-            break;
+            buffers::give(vec);
+            break Err(ReceiveError::TooLarge(max_size));
         }
-        crc.update(&filled);
-        let shared = SharedBuf(Rc::new(filled));
-        let ticket = batcher.submit(md5, shared.clone());
-        spare.clear();
-        // Hashing waits for the receive, so that other uploads' buffers
+        let mut shared = SharedBuf {
+            vec: Rc::new(vec),
+            start,
+            end: start + keep,
+        };
+        crc.update(shared.as_ref());
+        let ticket = batcher.submit(std::mem::take(&mut md5), shared.clone());
+        // The body's last partial block goes through the page cache.
+        let aligned = keep / DIRECT_ALIGN * DIRECT_ALIGN;
+        let tail = (aligned != keep && aligned > 0).then(|| shared.split_off(aligned));
+        let carry = Rc::clone(&shared.vec);
+        // Hashing waits for the next buffer, so that other uploads' buffers
         // queued meanwhile join the same pass, and runs while the write
         // may still be in flight.
         let receive_then_hash = async {
-            let (res, buf) = body.read(spare).await;
+            let next = if ended {
+                None
+            } else {
+                let carry = &carry[start + keep..data_end];
+                Some(fill(body, buffers::take(capacity), carry, chunk).await)
+            };
             let (md5, hashed) = ticket.wait();
             drop(hashed);
-            (res, buf, md5)
+            (next, md5)
         };
-        let ((written, was_filled), (read, now_filled, hashed_md5)) =
-            monoio::join!(writer.write(shared), receive_then_hash);
+        let write = async {
+            let (res, head) = writer.write(shared).await;
+            drop(head);
+            match (res, tail) {
+                (Ok(()), Some(tail)) => writer.write(tail).await.0,
+                (res, _) => res,
+            }
+        };
+        let (written, (next, hashed_md5)) = monoio::join!(write, receive_then_hash);
         md5 = hashed_md5;
-        spare = was_filled.reclaim(buf_size);
-        filled = now_filled;
-        result = match (written, read) {
-            (Err(e), _) => Err(e.into()),
-            (Ok(()), read) => read.map_err(ReceiveError::from),
-        };
-    }
-    buffers::give(filled);
-    buffers::give(spare);
+        drop(carry);
+        match (written, next) {
+            (Err(e), next) => {
+                if let Some((_, v, _)) = next {
+                    buffers::give(v);
+                }
+                break Err(e.into());
+            }
+            (Ok(()), None) => break Ok(()),
+            (Ok(()), Some(next)) => (res, vec, start) = next,
+        }
+    };
     result?;
     debug_assert_eq!(size, writer.written());
     debug_assert_eq!(size, md5.len());

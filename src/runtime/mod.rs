@@ -141,6 +141,7 @@ where
                         .enable_timer()
                         .build()
                         .map(|mut rt| {
+                            FILE_IO_OFF_THREAD.set(true);
                             if let Err(e) = iowq::set_bounded_workers(spec.io_wq_max_workers) {
                                 warn!(worker = i, "could not raise the io-wq worker limit: {e}");
                             }
@@ -160,6 +161,18 @@ where
         handles.push(handle);
     }
     Ok(handles)
+}
+
+thread_local! {
+    static FILE_IO_OFF_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this worker's file I/O waits off the thread (io_uring): a write
+/// that waits for the device (`O_DIRECT`) then blocks no one. The epoll
+/// driver runs file syscalls inline, where such a write would stall every
+/// connection of the worker.
+pub fn file_io_off_thread() -> bool {
+    FILE_IO_OFF_THREAD.get()
 }
 
 async fn worker_main<H, F>(
