@@ -68,14 +68,21 @@ impl AuthResult {
 #[derive(Clone)]
 pub struct TempAuth {
     config: TempAuthConfig,
-    secret: [u8; 32],
+    /// HMAC-SHA256 already keyed with the secret: each token check starts
+    /// from a copy rather than hashing the key pads again.
+    keyed: HmacSha256,
 }
 
 impl TempAuth {
     /// tempauth with `secret` signing its tokens (shared by all workers of
     /// the process; tokens do not survive a restart with another secret).
     pub fn new(config: TempAuthConfig, secret: [u8; 32]) -> Self {
-        TempAuth { config, secret }
+        let keyed = match HmacSha256::new_from_slice(&secret) {
+            Ok(m) => m,
+            // HMAC accepts keys of any length.
+            Err(_) => unreachable!("hmac key length"),
+        };
+        TempAuth { config, keyed }
     }
 
     /// The reseller prefix (`AUTH_`).
@@ -84,11 +91,7 @@ impl TempAuth {
     }
 
     fn mac(&self, payload: &[u8]) -> [u8; 16] {
-        let mut mac = match HmacSha256::new_from_slice(&self.secret) {
-            Ok(m) => m,
-            // HMAC accepts keys of any length.
-            Err(_) => unreachable!("hmac key length"),
-        };
+        let mut mac = self.keyed.clone();
         mac.update(payload);
         let full = mac.finalize().into_bytes();
         let mut out = [0u8; 16];
@@ -116,10 +119,14 @@ impl TempAuth {
         if rest.len() != 52 {
             return None;
         }
-        let payload = hex::decode(&rest[..20]).ok()?;
-        let mac = hex::decode(&rest[20..]).ok()?;
-        // Constant-time comparison through the hmac crate.
-        let mut check = HmacSha256::new_from_slice(&self.secret).ok()?;
+        let mut payload = [0u8; 10];
+        let mut mac = [0u8; 16];
+        // Bytes, not str slices: a token with multi-byte characters must be
+        // refused, not split inside a character.
+        let rest = rest.as_bytes();
+        hex::decode_to_slice(&rest[..20], &mut payload).ok()?;
+        hex::decode_to_slice(&rest[20..], &mut mac).ok()?;
+        let mut check = self.keyed.clone();
         check.update(&payload);
         let full = check.finalize().into_bytes();
         if !constant_eq(&full[..16], &mac) {
@@ -278,6 +285,11 @@ mod tests {
             .is_none());
         let other = TempAuth::new(TempAuthConfig::default(), [8u8; 32]);
         assert!(other.validate(&t).is_none());
+        // The right length in bytes, but a character across the split.
+        let prefix = &t[..t.len() - 52];
+        let odd = format!("{prefix}{}\u{e9}{}", "0".repeat(19), "0".repeat(31));
+        assert_eq!(odd.len(), t.len());
+        assert!(a.validate(&odd).is_none());
     }
 
     #[test]
