@@ -161,7 +161,7 @@ impl Response {
 
     /// Adds a header (builder style).
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
-        self.headers.set(name.to_string(), value.into());
+        self.headers.set(name, value.into());
         self
     }
 }
