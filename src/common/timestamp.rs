@@ -143,7 +143,26 @@ impl Timestamp {
             // printf counts the sign inside the 16-character width.
             format!("-{secs:09}.{frac:05}")
         } else {
-            format!("{secs:010}.{frac:05}")
+            // Digits by hand: this runs several times per request (file
+            // names, X-Timestamp), and format!'s padding path costs more.
+            let mut digits = [b'0'; 20];
+            let mut i = digits.len();
+            let mut n = secs;
+            while n > 0 {
+                i -= 1;
+                digits[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            let start = i.min(digits.len() - 10);
+            let mut out = String::with_capacity(digits.len() - start + 6);
+            // Only ASCII digits were written.
+            out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or("0"));
+            out.push('.');
+            let f = frac as u32;
+            for d in [f / 10_000, f / 1000 % 10, f / 100 % 10, f / 10 % 10, f % 10] {
+                out.push(char::from(b'0' + d as u8));
+            }
+            out
         }
     }
 
@@ -297,6 +316,33 @@ fn parse_via_float(s: &str) -> Result<i64, TimestampError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn normal_form_matches_printf_padding() {
+        for ticks in [
+            0i64,
+            1,
+            99_999,
+            100_000,
+            123_456_789_012,
+            999_999_999_999_999,
+            1_000_000_000_000_000,
+            i64::MAX,
+            -1,
+            -123_456_789,
+            i64::MIN + 1,
+        ] {
+            let t = Timestamp::from_ticks(ticks);
+            let abs = ticks.unsigned_abs();
+            let (secs, frac) = (abs / TICKS_PER_SEC as u64, abs % TICKS_PER_SEC as u64);
+            let want = if ticks < 0 {
+                format!("-{secs:09}.{frac:05}")
+            } else {
+                format!("{secs:010}.{frac:05}")
+            };
+            assert_eq!(t.normal(), want, "{ticks}");
+        }
+    }
+
     use super::*;
 
     fn p(s: &str) -> Timestamp {

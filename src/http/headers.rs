@@ -2,10 +2,52 @@
 
 /// Header names keep the case they were given (responses title-case them when
 /// written); lookups ignore case, as HTTP requires.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Every name and value lives in one text buffer and the list holds their
+/// spans, so a head of N headers costs two allocations rather than 2N + 1
+/// (and so does each copy of it: the proxy copies a request's headers for
+/// the backend request).
+#[derive(Clone, Default)]
 pub struct Headers {
-    entries: Vec<(String, String)>,
+    text: String,
+    entries: Vec<Entry>,
+    /// Bytes of `text` no entry uses any more (left by removals).
+    dead: usize,
 }
+
+/// Where one header's name and value are in [`Headers::text`].
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: u32,
+    name_len: u32,
+    value_len: u32,
+}
+
+impl Entry {
+    fn name<'a>(&self, text: &'a str) -> &'a str {
+        let s = self.start as usize;
+        &text[s..s + self.name_len as usize]
+    }
+
+    fn value<'a>(&self, text: &'a str) -> &'a str {
+        let s = (self.start + self.name_len) as usize;
+        &text[s..s + self.value_len as usize]
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
     /// An empty list.
@@ -13,12 +55,21 @@ impl Headers {
         Self::default()
     }
 
+    /// An empty list with room for `n` headers of `bytes` bytes in all.
+    pub fn with_capacity(n: usize, bytes: usize) -> Self {
+        Headers {
+            text: String::with_capacity(bytes),
+            entries: Vec::with_capacity(n),
+            dead: 0,
+        }
+    }
+
     /// The first value of `name`, ignoring case.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .find(|e| e.name(&self.text).eq_ignore_ascii_case(name))
+            .map(|e| e.value(&self.text))
     }
 
     /// Whether `name` is present.
@@ -27,25 +78,62 @@ impl Headers {
     }
 
     /// Appends a header without removing earlier ones of the same name.
-    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.entries.push((name.into(), value.into()));
+    pub fn append(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        // Heads are limited far below 4 GiB; a list that big is a bug.
+        let start = u32::try_from(self.text.len()).expect("headers over 4 GiB");
+        self.text.push_str(name);
+        self.text.push_str(value);
+        self.entries.push(Entry {
+            start,
+            name_len: name.len() as u32,
+            value_len: value.len() as u32,
+        });
     }
 
     /// Replaces every header of this name with one value.
-    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        let name = name.into();
-        self.remove(&name);
-        self.entries.push((name, value.into()));
+    pub fn set(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) {
+        let name = name.as_ref();
+        self.remove(name);
+        self.append(name, value);
     }
 
     /// Removes every header of this name.
     pub fn remove(&mut self, name: &str) {
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let text = &self.text;
+        let mut dead = 0;
+        self.entries.retain(|e| {
+            let keep = !e.name(text).eq_ignore_ascii_case(name);
+            if !keep {
+                dead += (e.name_len + e.value_len) as usize;
+            }
+            keep
+        });
+        self.dead += dead;
+        // Many replacements of the same header would otherwise grow the
+        // text without bound.
+        if self.dead > 1024 && self.dead > self.text.len() / 2 {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let mut text = String::with_capacity(self.text.len() - self.dead);
+        for e in &mut self.entries {
+            let s = e.start as usize;
+            let len = (e.name_len + e.value_len) as usize;
+            e.start = text.len() as u32;
+            text.push_str(&self.text[s..s + len]);
+        }
+        self.text = text;
+        self.dead = 0;
     }
 
     /// All entries in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|e| (e.name(&self.text), e.value(&self.text)))
     }
 
     /// Number of entries.
@@ -59,12 +147,21 @@ impl Headers {
     }
 }
 
-impl FromIterator<(String, String)> for Headers {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
-        Headers {
-            entries: iter.into_iter().collect(),
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        let mut h = Headers::new();
+        for (n, v) in iter {
+            h.append(n, v);
         }
+        h
     }
+}
+
+/// Whether `name` starts with `prefix`, ignoring ASCII case (header-name
+/// checks without a lowercased copy).
+pub fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// `x-object-meta-foo_bar` → `X-Object-Meta-Foo_bar`: the form Swift returns
@@ -103,6 +200,30 @@ mod tests {
             1
         );
         assert_eq!(h.get("X-a"), Some("3"));
+    }
+
+    #[test]
+    fn removals_keep_order_and_compact() {
+        let mut h = Headers::new();
+        h.append("A", "1");
+        h.append("B", "2");
+        h.append("a", "3");
+        h.remove("a");
+        assert_eq!(h.iter().collect::<Vec<_>>(), vec![("B", "2")]);
+        for i in 0..10_000 {
+            h.set("X-Long", "v".repeat(i % 50));
+            h.append("K", "x");
+            h.remove("k");
+        }
+        assert!(h.text.len() < 4096, "text grew to {}", h.text.len());
+        assert_eq!(h.get("b"), Some("2"));
+        assert_eq!(h.get("x-long"), Some("v".repeat(9999 % 50).as_str()));
+        let copy: Headers = h.iter().collect();
+        assert_eq!(copy, h);
+        assert_eq!(format!("{h:?}"), format!("{copy:?}"));
+        h.append("", "");
+        assert_eq!(h.get(""), Some(""));
+        assert_ne!(copy, h);
     }
 
     #[test]

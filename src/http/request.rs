@@ -121,8 +121,19 @@ pub fn parse_head(
         }
         None => buf,
     };
-    let mut storage = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut parsed = httparse::Request::new(&mut storage);
+    // Most heads fit the slots on the stack; only a head with more
+    // headers than that (and a limit allowing it) pays for the full set.
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap;
+    let storage: &mut [httparse::Header<'_>] = if limits.max_headers <= STACK_HEADERS {
+        &mut stack[..limits.max_headers]
+    } else if count_lines(buf) <= STACK_HEADERS {
+        &mut stack
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        &mut heap
+    };
+    let mut parsed = httparse::Request::new(storage);
     match parsed.parse(buf) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(head_err(400, "Incomplete request head")),
@@ -141,27 +152,38 @@ pub fn parse_head(
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (target.to_string(), String::new()),
     };
-    let headers: Headers = parsed
-        .headers
-        .iter()
-        .map(|h| (h.name.to_string(), header_value(h.value)))
-        .collect();
-    let non_utf8 = parsed
-        .headers
-        .iter()
-        .filter(|h| std::str::from_utf8(h.value).is_err())
-        .map(|h| h.name.to_string())
-        .collect();
+    let mut headers = Headers::with_capacity(
+        parsed.headers.len(),
+        parsed
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum(),
+    );
+    let mut non_utf8 = Vec::new();
+    for h in parsed.headers.iter() {
+        match std::str::from_utf8(h.value) {
+            Ok(v) => headers.append(h.name, v.trim()),
+            Err(_) => {
+                headers.append(h.name, latin1(h.value).trim());
+                non_utf8.push(h.name.to_string());
+            }
+        }
+    }
 
     let framing = framing(&headers)?;
     let expect_continue = headers
         .get("expect")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
-    let connection = headers.get("connection").unwrap_or("").to_ascii_lowercase();
+    let connection = headers.get("connection").unwrap_or("");
     let keep_alive = if http11 {
-        !connection.split(',').any(|t| t.trim() == "close")
+        !connection
+            .split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("close"))
     } else {
-        connection.split(',').any(|t| t.trim() == "keep-alive")
+        connection
+            .split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("keep-alive"))
     };
     Ok(Request {
         method,
@@ -196,18 +218,21 @@ fn escape_target(buf: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Header slots parsed on the stack before a head needs heap ones.
+const STACK_HEADERS: usize = 64;
+
+/// Lines in a head after the request line: an upper bound of its headers.
+fn count_lines(buf: &[u8]) -> usize {
+    buf.iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        .saturating_sub(1)
+}
+
 /// Header values are normally UTF-8 (Swift clients send UTF-8); anything
 /// else is kept byte for byte as Latin-1 characters rather than dropped.
-fn header_value(raw: &[u8]) -> String {
-    match std::str::from_utf8(raw) {
-        Ok(s) => s.trim().to_string(),
-        Err(_) => raw
-            .iter()
-            .map(|&b| b as char)
-            .collect::<String>()
-            .trim()
-            .to_string(),
-    }
+fn latin1(raw: &[u8]) -> String {
+    raw.iter().map(|&b| b as char).collect()
 }
 
 fn framing(headers: &Headers) -> Result<Framing, HeadError> {

@@ -161,7 +161,7 @@ impl Response {
 
     /// Adds a header (builder style).
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
-        self.headers.set(name.to_string(), value.into());
+        self.headers.set(name, value.into());
         self
     }
 }
@@ -239,15 +239,33 @@ pub fn new_trans_id() -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let r: u128 = rand::random();
-    format!("tx{:021x}-{:010x}", r & ((1u128 << 84) - 1), secs)
+    // Hex by hand: formatting a u128 through `{:x}` cost as much as the
+    // rest of the response head.
+    let mut id = String::with_capacity(34);
+    id.push_str("tx");
+    push_hex(&mut id, r & ((1u128 << 84) - 1), 21);
+    id.push('-');
+    push_hex(&mut id, secs.into(), 10);
+    id
+}
+
+/// Appends `n` as at least `width` lowercase hex digits (as `{:0width$x}`).
+fn push_hex(out: &mut String, n: u128, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = ((128 - n.leading_zeros() as usize).div_ceil(4)).max(width);
+    for i in (0..digits).rev() {
+        let d = if i < 32 { (n >> (4 * i)) & 0xf } else { 0 };
+        out.push(DIGITS[d as usize] as char);
+    }
 }
 
 thread_local! {
     static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
 }
 
-/// The `Date` header value, formatted at most once a second per thread.
-fn http_date_now() -> String {
+/// Calls `f` with the `Date` header value, formatted at most once a second
+/// per thread.
+fn with_http_date_now<R>(f: impl FnOnce(&str) -> R) -> R {
     let now = SystemTime::now();
     let secs = now
         .duration_since(UNIX_EPOCH)
@@ -258,8 +276,37 @@ fn http_date_now() -> String {
         if d.0 != secs || d.1.is_empty() {
             *d = (secs, httpdate::fmt_http_date(now));
         }
-        d.1.clone()
+        f(&d.1)
     })
+}
+
+/// A number in decimal, formatted on the stack.
+pub(crate) struct Decimal {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    /// `n` in decimal.
+    pub(crate) fn new(mut n: u64) -> Decimal {
+        let mut buf = [0u8; 20];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { buf, start }
+    }
+
+    /// The digits.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits are ever written.
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0")
+    }
 }
 
 /// Writes `resp` for `req` (absent when the head was refused). Returns the
@@ -302,15 +349,18 @@ pub(crate) fn response_head(
             resp.headers.set("Transfer-Encoding", "chunked");
         }
     } else if !resp.headers.contains("content-length") && resp.status >= 200 {
-        resp.headers.set("Content-Length", body_len.to_string());
+        resp.headers
+            .set("Content-Length", Decimal::new(body_len).as_str());
     }
     if !resp.headers.contains("content-type") && resp.status >= 200 && resp.status != 304 {
         resp.headers.set("Content-Type", "text/html; charset=UTF-8");
     }
     let mut head = buffers::take(64 * 1024);
-    head.extend_from_slice(
-        format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status)).as_bytes(),
-    );
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(Decimal::new(resp.status.into()).as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(reason(resp.status).as_bytes());
+    head.extend_from_slice(b"\r\n");
     for (name, value) in resp.headers.iter() {
         head.extend_from_slice(name.as_bytes());
         head.extend_from_slice(b": ");
@@ -331,19 +381,22 @@ pub(crate) fn response_head(
         }
         head.extend_from_slice(b"\r\n");
     }
-    for (name, value) in [
-        ("X-Trans-Id", trans_id.to_string()),
-        ("X-Openstack-Request-Id", trans_id.to_string()),
-        ("Date", http_date_now()),
-    ] {
-        head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    for name in ["X-Trans-Id: ", "X-Openstack-Request-Id: "] {
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(trans_id.as_bytes());
+        head.extend_from_slice(b"\r\n");
     }
+    head.extend_from_slice(b"Date: ");
+    with_http_date_now(|d| head.extend_from_slice(d.as_bytes()));
+    head.extend_from_slice(b"\r\n");
     if !keep_alive {
         head.extend_from_slice(b"Connection: close\r\n");
     } else if req.is_some_and(|r| {
-        r.headers
-            .get("connection")
-            .is_some_and(|c| c.to_ascii_lowercase().contains("keep-alive"))
+        r.headers.get("connection").is_some_and(|c| {
+            c.as_bytes()
+                .windows(b"keep-alive".len())
+                .any(|w| w.eq_ignore_ascii_case(b"keep-alive"))
+        })
     }) {
         head.extend_from_slice(b"Connection: keep-alive\r\n");
     }
@@ -599,4 +652,34 @@ async fn write_file_body(
         buffers::give(pending);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_matches_format() {
+        for (n, w) in [
+            (0u128, 21),
+            (1, 10),
+            (0xabc, 2),
+            ((1u128 << 84) - 1, 21),
+            (u128::MAX, 3),
+        ] {
+            let mut s = String::new();
+            push_hex(&mut s, n, w);
+            assert_eq!(s, format!("{n:0w$x}"));
+        }
+        let id = new_trans_id();
+        assert_eq!(id.len(), 34);
+        assert!(id.starts_with("tx") && id.as_bytes()[23] == b'-');
+    }
+
+    #[test]
+    fn decimal_matches_display() {
+        for n in [0, 1, 9, 10, 99, 200, 4096, 1 << 40, u64::MAX - 1, u64::MAX] {
+            assert_eq!(Decimal::new(n).as_str(), n.to_string());
+        }
+    }
 }

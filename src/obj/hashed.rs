@@ -95,12 +95,14 @@ impl HashedManager {
         let hash = hash_hex(&digest);
         let part = partition(&digest, self.part_power);
         let suffix = &hash[hash.len() - 3..];
-        let dir = self
-            .device_root
-            .join(&self.objects_dir)
-            .join(part.to_string())
-            .join(suffix)
-            .join(&hash);
+        // One allocation for the whole path rather than one per join.
+        let root = self.device_root.as_os_str().len();
+        let mut dir = PathBuf::with_capacity(root + self.objects_dir.len() + 52);
+        dir.push(&self.device_root);
+        dir.push(&self.objects_dir);
+        dir.push(part.to_string());
+        dir.push(suffix);
+        dir.push(&hash);
         HashedDiskFile {
             manager: self.clone(),
             dir,
@@ -155,6 +157,9 @@ struct Listing {
     newest: Option<(Timestamp, Ext)>,
     /// Newest `.meta` newer than `newest`.
     meta: Option<Timestamp>,
+    /// The file names of `newest` and `meta`, as listed.
+    newest_name: Option<String>,
+    meta_name: Option<String>,
     /// Files superseded by the two above.
     obsolete: Vec<String>,
 }
@@ -175,10 +180,12 @@ fn list_dir(dir: &Path) -> io::Result<Listing> {
     for (ts, ext, name) in files {
         match ext {
             Ext::Data | Ext::Tombstone if listing.newest.is_none() => {
-                listing.newest = Some((ts, ext))
+                listing.newest = Some((ts, ext));
+                listing.newest_name = Some(name);
             }
             Ext::Meta if listing.newest.is_none() && listing.meta.is_none() => {
-                listing.meta = Some(ts)
+                listing.meta = Some(ts);
+                listing.meta_name = Some(name);
             }
             _ => listing.obsolete.push(name),
         }
@@ -186,6 +193,7 @@ fn list_dir(dir: &Path) -> io::Result<Listing> {
     // A .meta only matters on top of a .data.
     if listing.newest.is_none_or(|(_, e)| e == Ext::Tombstone) {
         if let Some(m) = listing.meta.take() {
+            listing.meta_name = None;
             listing
                 .obsolete
                 .push(format!("{}{}", m.internal(), Ext::Meta.suffix()));
@@ -320,11 +328,14 @@ impl HashedDiskFile {
         if ext == Ext::Tombstone {
             return Ok(ObjectState::Deleted(data_ts));
         }
-        let path = self.dir.join(format!("{}.data", data_ts.internal()));
-        let file = File::open(&path).await?;
+        // The names as listed: no need to format them again.
+        let Some(data_name) = listing.newest_name.as_deref() else {
+            return Ok(ObjectState::Missing);
+        };
+        let file = File::open(self.dir.join(data_name)).await?;
         let (mut meta, content_length, head) = read_file_metadata(&file).await?;
-        if let Some(meta_ts) = listing.meta {
-            let mf = File::open(self.dir.join(format!("{}.meta", meta_ts.internal()))).await?;
+        if let Some(meta_name) = &listing.meta_name {
+            let mf = File::open(self.dir.join(meta_name)).await?;
             let (post, _, _) = read_file_metadata(&mf).await?;
             let _ = mf.close().await;
             apply_post(&mut meta, post);
@@ -577,6 +588,8 @@ mod tests {
             l.meta.map(|t| t.internal()),
             Some("0000000003.00000".to_string())
         );
+        assert_eq!(l.newest_name.as_deref(), Some("0000000002.00000.data"));
+        assert_eq!(l.meta_name.as_deref(), Some("0000000003.00000.meta"));
         let mut obsolete = l.obsolete.clone();
         obsolete.sort();
         assert_eq!(
@@ -597,7 +610,9 @@ mod tests {
         }
         let l = list_dir(dir.path()).expect("list");
         assert_eq!(l.newest.map(|n| n.1), Some(Ext::Tombstone));
+        assert_eq!(l.newest_name.as_deref(), Some("0000000002.00000.ts"));
         assert_eq!(l.meta, None);
+        assert_eq!(l.meta_name, None);
         assert_eq!(l.obsolete.len(), 2);
     }
 

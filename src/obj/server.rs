@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use crate::common::timestamp::Timestamp;
 use crate::http::conditional::{self, Precondition};
+use crate::http::headers::starts_with_ignore_case;
 use crate::http::range::{self, RangeOutcome};
 use crate::http::response::{FileBody, Part};
 use crate::http::{Body, BodySource, Headers, Response};
@@ -88,8 +89,8 @@ pub fn apply_update_overrides<'a>(
 }
 
 fn is_user_meta(k: &str) -> bool {
-    let l = k.to_ascii_lowercase();
-    l.starts_with("x-object-meta-") || l.starts_with("x-object-transient-sysmeta-")
+    starts_with_ignore_case(k, "x-object-meta-")
+        || starts_with_ignore_case(k, "x-object-transient-sysmeta-")
 }
 
 fn is_allowed(k: &str) -> bool {
@@ -493,10 +494,7 @@ impl ObjectServer {
         meta.insert("ETag".into(), etag.clone());
         meta.insert(CRC_KEY.into(), format!("{:08x}", received.crc32));
         for (k, v) in req.headers.iter() {
-            if is_user_meta(k)
-                || is_allowed(k)
-                || k.to_ascii_lowercase().starts_with("x-object-sysmeta-")
-            {
+            if is_user_meta(k) || is_allowed(k) || starts_with_ignore_case(k, "x-object-sysmeta-") {
                 meta.insert(crate::http::headers::title_case(k), v.to_string());
             }
         }
@@ -724,23 +722,19 @@ fn ignore_range(headers: &Headers, meta: &Metadata) -> bool {
 /// The headers a GET or HEAD of `obj` returns.
 fn object_headers(obj: &OpenObject, ts: Timestamp) -> Headers {
     let m = &obj.metadata;
-    let mut h = Headers::new();
+    let mut h = Headers::with_capacity(m.len() + 5, 512);
     h.set(
         "Content-Type",
         m.get("Content-Type")
-            .cloned()
-            .unwrap_or_else(|| "application/octet-stream".into()),
+            .map_or("application/octet-stream", String::as_str),
     );
-    h.set("Etag", m.get("ETag").cloned().unwrap_or_default());
+    h.set("Etag", m.get("ETag").map_or("", String::as_str));
     h.set("Last-Modified", ts.http_date());
     h.set("X-Timestamp", ts.normal());
     h.set("Accept-Ranges", "bytes");
     for (k, v) in m {
-        if is_user_meta(k)
-            || is_allowed(k)
-            || k.to_ascii_lowercase().starts_with("x-object-sysmeta-")
-        {
-            h.set(k.clone(), v.clone());
+        if is_user_meta(k) || is_allowed(k) || starts_with_ignore_case(k, "x-object-sysmeta-") {
+            h.set(k, v);
         }
     }
     h

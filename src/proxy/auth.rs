@@ -68,14 +68,33 @@ impl AuthResult {
 #[derive(Clone)]
 pub struct TempAuth {
     config: TempAuthConfig,
-    secret: [u8; 32],
+    /// HMAC-SHA256 already keyed with the secret: each token check starts
+    /// from a copy rather than hashing the key pads again.
+    keyed: HmacSha256,
+    /// Each configured user's identity, built once (by index, as tokens
+    /// name users): a request clones one instead of formatting it.
+    identities: Vec<Identity>,
 }
 
 impl TempAuth {
     /// tempauth with `secret` signing its tokens (shared by all workers of
     /// the process; tokens do not survive a restart with another secret).
     pub fn new(config: TempAuthConfig, secret: [u8; 32]) -> Self {
-        TempAuth { config, secret }
+        let keyed = match HmacSha256::new_from_slice(&secret) {
+            Ok(m) => m,
+            // HMAC accepts keys of any length.
+            Err(_) => unreachable!("hmac key length"),
+        };
+        let identities = config
+            .users
+            .iter()
+            .map(|u| identity(&config.reseller_prefix, u))
+            .collect();
+        TempAuth {
+            config,
+            keyed,
+            identities,
+        }
     }
 
     /// The reseller prefix (`AUTH_`).
@@ -84,11 +103,7 @@ impl TempAuth {
     }
 
     fn mac(&self, payload: &[u8]) -> [u8; 16] {
-        let mut mac = match HmacSha256::new_from_slice(&self.secret) {
-            Ok(m) => m,
-            // HMAC accepts keys of any length.
-            Err(_) => unreachable!("hmac key length"),
-        };
+        let mut mac = self.keyed.clone();
         mac.update(payload);
         let full = mac.finalize().into_bytes();
         let mut out = [0u8; 16];
@@ -110,16 +125,25 @@ impl TempAuth {
     }
 
     fn validate(&self, token: &str) -> Option<&TempAuthUser> {
+        self.validate_index(token).map(|i| &self.config.users[i])
+    }
+
+    /// The index of the user `token` was issued to, if it is valid.
+    fn validate_index(&self, token: &str) -> Option<usize> {
         let rest = token
             .strip_prefix(&self.config.reseller_prefix)?
             .strip_prefix(TOKEN_PREFIX)?;
         if rest.len() != 52 {
             return None;
         }
-        let payload = hex::decode(&rest[..20]).ok()?;
-        let mac = hex::decode(&rest[20..]).ok()?;
-        // Constant-time comparison through the hmac crate.
-        let mut check = HmacSha256::new_from_slice(&self.secret).ok()?;
+        let mut payload = [0u8; 10];
+        let mut mac = [0u8; 16];
+        // Bytes, not str slices: a token with multi-byte characters must be
+        // refused, not split inside a character.
+        let rest = rest.as_bytes();
+        hex::decode_to_slice(&rest[..20], &mut payload).ok()?;
+        hex::decode_to_slice(&rest[20..], &mut mac).ok()?;
+        let mut check = self.keyed.clone();
         check.update(&payload);
         let full = check.finalize().into_bytes();
         if !constant_eq(&full[..16], &mac) {
@@ -130,7 +154,7 @@ impl TempAuth {
             return None;
         }
         let index = u16::from_be_bytes(payload[8..10].try_into().ok()?) as usize;
-        self.config.users.get(index)
+        (index < self.config.users.len()).then_some(index)
     }
 
     /// Checks `X-Auth-Token` (or `X-Storage-Token`).
@@ -138,9 +162,9 @@ impl TempAuth {
         let token = headers
             .get("x-auth-token")
             .or_else(|| headers.get("x-storage-token"));
-        match token.and_then(|t| self.validate(t.trim())) {
-            Some(u) => {
-                let mut id = self.identity(u);
+        match token.and_then(|t| self.validate_index(t.trim())) {
+            Some(i) => {
+                let mut id = self.identities[i].clone();
                 let group = &self.config.service_require_group;
                 id.service_token = headers
                     .get("x-service-token")
@@ -152,17 +176,9 @@ impl TempAuth {
         }
     }
 
+    #[cfg(test)]
     fn identity(&self, u: &TempAuthUser) -> Identity {
-        let mut groups = vec![format!("{}:{}", u.account, u.user), u.account.clone()];
-        groups.extend(u.groups.iter().cloned());
-        Identity {
-            user: format!("{}:{}", u.account, u.user),
-            account: format!("{}{}", self.config.reseller_prefix, u.account),
-            account_admin: u.groups.iter().any(|g| g == ".admin"),
-            reseller_admin: u.groups.iter().any(|g| g == ".reseller_admin"),
-            groups,
-            service_token: false,
-        }
+        identity(&self.config.reseller_prefix, u)
     }
 
     /// Whether `who` owns `account` (may do anything in it).
@@ -241,6 +257,20 @@ pub fn unauthorized(account: &str) -> Response {
     Response::status(401).with_header("Www-Authenticate", format!("Swift realm=\"{realm}\""))
 }
 
+/// The identity of `u`'s tokens.
+fn identity(reseller_prefix: &str, u: &TempAuthUser) -> Identity {
+    let mut groups = vec![format!("{}:{}", u.account, u.user), u.account.clone()];
+    groups.extend(u.groups.iter().cloned());
+    Identity {
+        user: format!("{}:{}", u.account, u.user),
+        account: format!("{reseller_prefix}{}", u.account),
+        account_admin: u.groups.iter().any(|g| g == ".admin"),
+        reseller_admin: u.groups.iter().any(|g| g == ".reseller_admin"),
+        groups,
+        service_token: false,
+    }
+}
+
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -278,6 +308,11 @@ mod tests {
             .is_none());
         let other = TempAuth::new(TempAuthConfig::default(), [8u8; 32]);
         assert!(other.validate(&t).is_none());
+        // The right length in bytes, but a character across the split.
+        let prefix = &t[..t.len() - 52];
+        let odd = format!("{prefix}{}\u{e9}{}", "0".repeat(19), "0".repeat(31));
+        assert_eq!(odd.len(), t.len());
+        assert!(a.validate(&odd).is_none());
     }
 
     #[test]

@@ -3,16 +3,20 @@
 //! the way out; subrequests inside the proxy keep them (the feature modules
 //! keep their state in sysmeta).
 
+use crate::http::headers::starts_with_ignore_case;
 use crate::http::{Headers, Response};
 
 /// Whether `name` is internal (backend or system metadata).
 pub fn is_internal(name: &str) -> bool {
-    let l = name.to_ascii_lowercase();
-    l.starts_with("x-backend-")
-        || l.starts_with("x-object-sysmeta-")
-        || l.starts_with("x-container-sysmeta-")
-        || l.starts_with("x-account-sysmeta-")
-        || l.starts_with("x-object-transient-sysmeta-")
+    [
+        "x-backend-",
+        "x-object-sysmeta-",
+        "x-container-sysmeta-",
+        "x-account-sysmeta-",
+        "x-object-transient-sysmeta-",
+    ]
+    .iter()
+    .any(|p| starts_with_ignore_case(name, p))
 }
 
 /// Drops internal headers a client sent.

@@ -166,7 +166,7 @@ pub fn to_response(head: &ResponseHead, body: Vec<u8>) -> Response {
         r.body = crate::http::Body::Bytes(body);
     } else if let Some(len) = head.header("content-length") {
         // A HEAD answer keeps the length of the body it describes.
-        r.headers.set("Content-Length", len.to_string());
+        r.headers.set("Content-Length", len);
     }
     r
 }

@@ -272,7 +272,7 @@ async fn run(
         for (k, v) in req.headers().iter() {
             let l = k.to_ascii_lowercase();
             if l == "x-delete-at" || l == "x-delete-after" || is_user_meta(&l) {
-                put.head.headers.set(k.to_string(), v.to_string());
+                put.head.headers.set(k, v);
             }
         }
         for (k, v) in &entry.pax {
