@@ -130,7 +130,10 @@ impl DirectIo {
 
     /// Writes `buf` at `offset`: directly when direct mode is on and the
     /// buffer is aligned, through the page cache otherwise. Several may be
-    /// in flight at once; the caller keeps track of the file's length.
+    /// in flight at once; the caller keeps track of the file's length. A
+    /// misaligned buffer while direct mode is on (the kernel would refuse
+    /// it) switches the file to buffered for good: writes already in
+    /// flight finish as they were sent.
     pub async fn write_at<B: IoBuf>(
         &self,
         file: &File,
@@ -138,12 +141,17 @@ impl DirectIo {
         offset: u64,
     ) -> (Result<(), DiskFileError>, B) {
         let mut end = offset;
-        if self.is_on() && is_aligned(buf.read_ptr(), buf.bytes_init(), offset) {
-            self.write_direct(file, buf, &mut end).await
-        } else {
-            let (res, buf) = file.write_all_at(buf, offset).await;
-            (res.map_err(DiskFileError::from_io), buf)
+        if self.is_on() {
+            if is_aligned(buf.read_ptr(), buf.bytes_init(), offset) {
+                return self.write_direct(file, buf, &mut end).await;
+            }
+            if let Err(e) = set_direct(file, false) {
+                return (Err(DiskFileError::from_io(e)), buf);
+            }
+            self.state.set(State::Refused);
         }
+        let (res, buf) = file.write_all_at(buf, offset).await;
+        (res.map_err(DiskFileError::from_io), buf)
     }
 
     /// Appends `buf` at `*written` like [`append_at`]: directly when direct
@@ -402,6 +410,46 @@ mod tests {
             file.close().await.expect("close");
             let want: Vec<u8> = (0..100 + DIRECT_ALIGN).map(|j| j as u8).collect();
             assert_eq!(std::fs::read(path).expect("read"), want);
+        });
+    }
+
+    /// Positional writes in flight together, out of order, direct and
+    /// (for a misaligned one, which ends direct mode) buffered: the file
+    /// holds each at its offset.
+    #[test]
+    fn concurrent_write_at_lands_every_block() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = &dir.path().join("f");
+        on_both_drivers(|| async move {
+            let file = open(path).await;
+            let dio = DirectIo::new();
+            let on = dio.start(&file);
+            assert_eq!(on, dio.is_on());
+            let block = |i: usize| {
+                let (v, pad) = aligned_vec(2 * DIRECT_ALIGN, |j| pattern(i, j));
+                View(v, pad)
+            };
+            let at = |i: usize| (i * 2 * DIRECT_ALIGN) as u64;
+            let (v, pad) = aligned_vec(2 * DIRECT_ALIGN + 1, |j| pattern(3, j.saturating_sub(1)));
+            let (a, b, c, d) = monoio::join!(
+                dio.write_at(&file, block(2), at(2)),
+                dio.write_at(&file, block(0), at(0)),
+                dio.write_at(&file, View(v, pad + 1), at(3)),
+                dio.write_at(&file, block(1), at(1)),
+            );
+            for (res, _) in [a, b, d] {
+                res.expect("write");
+            }
+            c.0.expect("misaligned write");
+            dio.finish(&file).expect("finish");
+            file.close().await.expect("close");
+            let got = std::fs::read(path).expect("read");
+            assert_eq!(got.len(), 8 * DIRECT_ALIGN);
+            for i in 0..4 {
+                for j in [0, 1, DIRECT_ALIGN, 2 * DIRECT_ALIGN - 1] {
+                    assert_eq!(got[at(i) as usize + j], pattern(i, j), "block {i} byte {j}");
+                }
+            }
         });
     }
 
