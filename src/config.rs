@@ -144,6 +144,13 @@ pub struct StorageConfig {
     /// Send large cached GET bodies with `sendfile` (no copy through user
     /// space); off sends every body through `io_buffer_size` buffers.
     pub sendfile: bool,
+    /// Write large PUT bodies past the page cache (`O_DIRECT`, io_uring
+    /// driver, hashed policies), several writes in flight.
+    pub direct_write: bool,
+    /// Bodies at least this long (by `Content-Length`; chunked ones once
+    /// this much has arrived) are written directly; smaller ones stay in
+    /// the page cache. Swift's `keep_cache_size` default.
+    pub direct_write_min_size: u64,
 }
 
 /// Swift's `[swift-hash]` section; at least one must be non-empty.
@@ -220,6 +227,14 @@ impl Default for Config {
     }
 }
 
+impl StorageConfig {
+    /// Bytes of a body after which it is written past the page cache;
+    /// `None` when direct writes are off.
+    pub fn direct_write_from(&self) -> Option<u64> {
+        self.direct_write.then_some(self.direct_write_min_size)
+    }
+}
+
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
@@ -228,6 +243,8 @@ impl Default for StorageConfig {
             part_power: 10,
             io_buffer_size: 256 * 1024,
             sendfile: true,
+            direct_write: true,
+            direct_write_min_size: 5 * 1024 * 1024,
         }
     }
 }
@@ -424,6 +441,25 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<Config>("wrokers = 3\n").is_err());
+    }
+
+    #[test]
+    fn direct_write_settings_parse() {
+        let c = Config::default();
+        assert!(c.storage.direct_write);
+        assert_eq!(c.storage.direct_write_min_size, 5_242_880);
+        let c: Config =
+            toml::from_str("[storage]\ndirect_write = false\ndirect_write_min_size = 0\n")
+                .expect("parse");
+        assert!(!c.storage.direct_write);
+        assert_eq!(c.storage.direct_write_min_size, 0);
+        c.validate().expect("valid");
+        assert_eq!(c.storage.direct_write_from(), None);
+        let c: Config =
+            toml::from_str("[storage]\ndirect_write_min_size = 1048576\n").expect("parse");
+        assert_eq!(c.storage.direct_write_from(), Some(1_048_576));
+        assert!(toml::from_str::<Config>("[storage]\ndirect_write_min_size = -1\n").is_err());
+        assert!(toml::from_str::<Config>("[storage]\ndirect_write = 1\n").is_err());
     }
 
     #[test]

@@ -378,6 +378,7 @@ fn local_devices(
                     config.storage.io_buffer_size,
                     config.constraints.max_file_size,
                 )
+                .with_direct_write(config.storage.direct_write_from())
                 .with_stores(&d.stores)
                 .with_updater(updater.clone()),
             ),

@@ -16,15 +16,25 @@ const BUF: usize = 16 * 1024;
 /// The writer starts writeback every 8 MiB (`obj::diskfile`); one body
 /// crosses that step.
 const WRITEBACK_STEP: usize = 8 * 1024 * 1024;
-/// Whole aligned blocks of a body are written with O_DIRECT (`obj::direct`),
-/// the last partial block through the page cache.
+/// Whole aligned blocks of a large body are written with O_DIRECT
+/// (`obj::direct`), several at a time, the last partial block through the
+/// page cache.
 const BLOCK: usize = 4096;
 
-fn node(driver: &str) -> Node {
+/// A node whose bodies of `direct_min` bytes and more are written past
+/// the page cache.
+fn node_with(driver: &str, buf: usize, direct_min: usize) -> Node {
     NodeOpts::new(driver)
         .workers(1)
-        .config(&format!("[storage]\nio_buffer_size = {BUF}\n"))
+        .config(&format!(
+            "[storage]\nio_buffer_size = {buf}\ndirect_write_min_size = {direct_min}\n"
+        ))
         .start()
+}
+
+/// Every body written directly where the driver allows.
+fn node(driver: &str) -> Node {
+    node_with(driver, BUF, 0)
 }
 
 fn check_stored(node: &Node, tok: &str, path: &str, body: &[u8]) {
@@ -62,20 +72,24 @@ fn check_data_file(node: &Node, path: &str, body: &[u8]) {
 }
 
 fn sizes_around_buffer_edges(driver: &str) {
-    sizes_with_buffer(driver, BUF);
+    sizes_with_buffer(driver, BUF, 0);
 }
 
 /// A buffer size that is no whole number of blocks: each buffer carries
 /// whole blocks to the disk and hands its partial block to the next.
 fn sizes_with_odd_buffer(driver: &str) {
-    sizes_with_buffer(driver, 10_000);
+    sizes_with_buffer(driver, 10_000, 0);
 }
 
-fn sizes_with_buffer(driver: &str, buf: usize) {
-    let node = NodeOpts::new(driver)
-        .workers(1)
-        .config(&format!("[storage]\nio_buffer_size = {buf}\n"))
-        .start();
+/// The same sizes with direct writes from 3 buffers on: smaller bodies
+/// stay buffered, longer ones are direct from the start, and chunked ones
+/// switch once 3 buffers have arrived (mid-body).
+fn sizes_around_the_direct_threshold(driver: &str) {
+    sizes_with_buffer(driver, BUF, 3 * BUF);
+}
+
+fn sizes_with_buffer(driver: &str, buf: usize, direct_min: usize) {
+    let node = node_with(driver, buf, direct_min);
     let tok = node.setup();
     for (i, len) in [
         0,
@@ -87,7 +101,9 @@ fn sizes_with_buffer(driver: &str, buf: usize) {
         BUF,
         BUF + 1,
         3 * BUF,
+        3 * BUF - 1,
         3 * BUF + 7,
+        4 * BUF + 1,
         BLOCK - 1,
         BLOCK,
         BLOCK + 1,
@@ -180,8 +196,73 @@ fn interleaved_uploads_hash_together(driver: &str) {
     assert!(batched > 0, "no buffers were hashed together:\n{log}");
 }
 
+/// A write the disk refuses mid-body (the file size limit: `EFBIG` from
+/// a block write while others are in flight) fails the PUT: an error
+/// status, no object, nothing left in `tmp/`; smaller PUTs still work.
+fn refused_write_fails_the_put_cleanly(driver: &str) {
+    const LIMIT: usize = 1024 * 1024;
+    let node = NodeOpts::new(driver)
+        .workers(1)
+        .config(&format!(
+            "[storage]\nio_buffer_size = {BUF}\ndirect_write_min_size = 0\n"
+        ))
+        .file_size_limit(LIMIT as u64)
+        .start();
+    let tok = node.setup();
+    for (name, len) in [("big", 4 * LIMIT), ("edge", LIMIT + 1)] {
+        let body = pattern(len, 9);
+        let path = format!("{A}/c1/{name}");
+        // The node answers before the body is all sent and closes the
+        // connection, which may reset it under the answer: the access log
+        // has the status then.
+        let mut c = node.conn();
+        let _ = c.try_send(&build_request(
+            "PUT",
+            &path,
+            &[("X-Auth-Token", &tok)],
+            &body,
+        ));
+        match c.read_response(false) {
+            Ok(r) => assert!(r.status >= 500, "{name}: {r:?}"),
+            Err(_) => {
+                let logged = format!("path=\"{path}\" status=5");
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while !node.log().contains(&logged) {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "{name}: no error status logged:\n{}",
+                        node.log()
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        let g = node.req("GET", &path, &[("X-Auth-Token", &tok)], b"");
+        assert_eq!(g.status, 404, "{name}: {g:?}");
+        let dir = node.object_dir("AUTH_test", "c1", name);
+        assert!(
+            walk_files(&dir).is_empty(),
+            "{name}: {:?}",
+            walk_files(&dir)
+        );
+        let tmp = node.data_dir.join("sda1").join("tmp");
+        assert!(
+            walk_files(&tmp).is_empty(),
+            "{name}: {:?}",
+            walk_files(&tmp)
+        );
+    }
+    let body = pattern(LIMIT / 2, 3);
+    let path = format!("{A}/c1/small");
+    let r = node.req("PUT", &path, &[("X-Auth-Token", &tok)], &body);
+    assert_eq!(r.status, 201, "{r:?}");
+    check_stored(&node, &tok, &path, &body);
+}
+
 driver_tests! {
+    fn refused_write_fails_the_put_cleanly;
     fn sizes_around_buffer_edges;
     fn sizes_with_odd_buffer;
+    fn sizes_around_the_direct_threshold;
     fn interleaved_uploads_hash_together;
 }

@@ -8,13 +8,17 @@
 //! receive buffer to the device instead: no copy, no dirty pages, and the
 //! fsync only has the tail and the metadata trailer left to write.
 //!
-//! The file keeps one descriptor: `O_DIRECT` is switched on (`fcntl`) for
-//! the first aligned write and off again before anything unaligned (the
-//! body's last partial block, the trailer), which the page cache takes as
-//! before. So the bytes on disk are exactly what a buffered writer stores.
-//! A filesystem that refuses `O_DIRECT` (the switch or a write fails with
+//! The file keeps one descriptor: `O_DIRECT` is switched on (`fcntl`) by
+//! [`DirectIo::start`] and off again before anything unaligned (the body's
+//! last partial block, the trailer), which the page cache takes as before.
+//! So the bytes on disk are exactly what a buffered writer stores. A
+//! filesystem that refuses `O_DIRECT` (the switch or a write fails with
 //! `EINVAL`) gets buffered writes for the rest of the file.
+//!
+//! Bodies smaller than `[storage] direct_write_min_size` never start it:
+//! they stay in the page cache for the GET that often follows.
 
+use std::cell::Cell;
 use std::os::fd::AsRawFd;
 
 use monoio::buf::IoBuf;
@@ -28,20 +32,20 @@ pub const DIRECT_ALIGN: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// No aligned write seen yet.
-    Untried,
+    /// Buffered: not started, or switched off again for an unaligned write.
+    Off,
     /// `O_DIRECT` is set on the descriptor.
     On,
-    /// Switched off again after an unaligned write; may switch on again.
-    Off,
     /// The filesystem refused it: buffered from now on.
     Refused,
 }
 
-/// Whether a writer's descriptor is in direct mode, and the switch.
+/// Whether a writer's descriptor is in direct mode, and the switch. The
+/// state is a `Cell` so that several [`DirectIo::write_at`] may be in
+/// flight (one thread, shared borrows) and any of them may fall back.
 #[derive(Debug)]
 pub struct DirectIo {
-    state: State,
+    state: Cell<State>,
 }
 
 impl Default for DirectIo {
@@ -81,51 +85,90 @@ fn set_direct(file: &File, on: bool) -> std::io::Result<()> {
 }
 
 impl DirectIo {
-    /// A switch that has not tried direct I/O yet.
+    /// A switch that is off until [`DirectIo::start`].
     pub fn new() -> Self {
         DirectIo {
-            state: State::Untried,
+            state: Cell::new(State::Off),
         }
     }
 
     /// A switch that never uses direct I/O.
     pub fn disabled() -> Self {
         DirectIo {
-            state: State::Refused,
+            state: Cell::new(State::Refused),
         }
     }
 
     /// Whether the descriptor is in direct mode now.
     pub fn is_on(&self) -> bool {
-        self.state == State::On
+        self.state.get() == State::On
     }
 
     /// Whether direct I/O was refused (or disabled) for this file.
     pub fn is_refused(&self) -> bool {
-        self.state == State::Refused
+        self.state.get() == State::Refused
     }
 
-    /// Appends `buf` at `*written` like [`append_at`]: directly when it is
-    /// aligned, through the page cache otherwise.
+    /// Switches direct mode on for the aligned writes that follow;
+    /// `false` when it is disabled or the filesystem refuses it (the file
+    /// then stays buffered).
+    pub fn start(&self, file: &File) -> bool {
+        match self.state.get() {
+            State::On => true,
+            State::Refused => false,
+            State::Off => {
+                if let Err(e) = set_direct(file, true) {
+                    tracing::debug!("O_DIRECT refused ({e}); writing through the page cache");
+                    self.state.set(State::Refused);
+                    return false;
+                }
+                self.state.set(State::On);
+                true
+            }
+        }
+    }
+
+    /// Writes `buf` at `offset`: directly when direct mode is on and the
+    /// buffer is aligned, through the page cache otherwise. Several may be
+    /// in flight at once; the caller keeps track of the file's length. A
+    /// misaligned buffer while direct mode is on (the kernel would refuse
+    /// it) switches the file to buffered for good: writes already in
+    /// flight finish as they were sent.
+    pub async fn write_at<B: IoBuf>(
+        &self,
+        file: &File,
+        buf: B,
+        offset: u64,
+    ) -> (Result<(), DiskFileError>, B) {
+        let mut end = offset;
+        if self.is_on() {
+            if is_aligned(buf.read_ptr(), buf.bytes_init(), offset) {
+                return self.write_direct(file, buf, &mut end).await;
+            }
+            if let Err(e) = set_direct(file, false) {
+                return (Err(DiskFileError::from_io(e)), buf);
+            }
+            self.state.set(State::Refused);
+        }
+        let (res, buf) = file.write_all_at(buf, offset).await;
+        (res.map_err(DiskFileError::from_io), buf)
+    }
+
+    /// Appends `buf` at `*written` like [`append_at`]: directly when direct
+    /// mode is on and the buffer is aligned, through the page cache
+    /// otherwise (switching direct mode off first).
     pub async fn append<B: IoBuf>(
-        &mut self,
+        &self,
         file: &File,
         buf: B,
         written: &mut u64,
     ) -> (Result<(), DiskFileError>, B) {
         let aligned = is_aligned(buf.read_ptr(), buf.bytes_init(), *written);
-        if !aligned || self.state == State::Refused {
+        if !aligned || !self.is_on() {
             if let Err(e) = self.finish(file) {
                 return (Err(DiskFileError::from_io(e)), buf);
             }
             return append_at(file, buf, written).await;
-        }
-        if self.state != State::On {
-            if set_direct(file, true).is_err() {
-                self.state = State::Refused;
-                return append_at(file, buf, written).await;
-            }
-            self.state = State::On;
         }
         self.write_direct(file, buf, written).await
     }
@@ -134,7 +177,7 @@ impl DirectIo {
     /// device wants another alignment) rewrites it buffered, whatever part
     /// of it the direct write stored, and stays buffered.
     async fn write_direct<B: IoBuf>(
-        &mut self,
+        &self,
         file: &File,
         buf: B,
         written: &mut u64,
@@ -148,10 +191,14 @@ impl DirectIo {
             }
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 tracing::debug!("O_DIRECT write refused ({e}); writing through the page cache");
-                if let Err(e) = set_direct(file, false) {
-                    return (Err(DiskFileError::from_io(e)), buf);
+                // Other writes may be in flight: whichever fails first
+                // switches the descriptor back.
+                if self.state.get() != State::Refused {
+                    if let Err(e) = set_direct(file, false) {
+                        return (Err(DiskFileError::from_io(e)), buf);
+                    }
+                    self.state.set(State::Refused);
                 }
-                self.state = State::Refused;
                 append_at(file, buf, written).await
             }
             Err(e) => (Err(DiskFileError::from_io(e)), buf),
@@ -160,10 +207,10 @@ impl DirectIo {
 
     /// Switches direct mode off, so that unaligned writes (the trailer)
     /// can follow. Writers call it before their metadata goes out.
-    pub fn finish(&mut self, file: &File) -> std::io::Result<()> {
-        if self.state == State::On {
+    pub fn finish(&self, file: &File) -> std::io::Result<()> {
+        if self.state.get() == State::On {
             set_direct(file, false)?;
-            self.state = State::Off;
+            self.state.set(State::Off);
         }
         Ok(())
     }
@@ -264,7 +311,8 @@ mod tests {
         let path = &dir.path().join("f");
         on_both_drivers(|| async move {
             let file = open(path).await;
-            let mut dio = DirectIo::new();
+            let dio = DirectIo::new();
+            dio.start(&file);
             let mut written = 0u64;
             let mut used_direct = false;
             for (i, len) in LENS.into_iter().enumerate() {
@@ -291,7 +339,8 @@ mod tests {
         let path = &dir.path().join("f");
         on_both_drivers(|| async move {
             let file = open(path).await;
-            let mut dio = DirectIo::new();
+            let dio = DirectIo::new();
+            dio.start(&file);
             let mut written = 0u64;
             for i in 0..3 {
                 let (v, pad) = aligned_vec(2 * DIRECT_ALIGN, |j| pattern(i, j));
@@ -318,7 +367,8 @@ mod tests {
         let path = &dir.path().join("f");
         on_both_drivers(|| async move {
             let file = open(path).await;
-            let mut dio = DirectIo::new();
+            let dio = DirectIo::new();
+            dio.start(&file);
             let mut written = 0u64;
             let (v, pad) = aligned_vec(DIRECT_ALIGN + 1, |j| j as u8);
             // Starts one byte past the boundary, length a whole block.
@@ -343,7 +393,9 @@ mod tests {
             if set_direct(&file, true).is_err() {
                 return; // this filesystem refuses O_DIRECT outright
             }
-            let mut dio = DirectIo { state: State::On };
+            let dio = DirectIo {
+                state: Cell::new(State::On),
+            };
             let mut written = 0u64;
             let (v, pad) = aligned_vec(100, |j| j as u8);
             let (res, _) = dio.write_direct(&file, View(v, pad), &mut written).await;
@@ -361,13 +413,54 @@ mod tests {
         });
     }
 
+    /// Positional writes in flight together, out of order, direct and
+    /// (for a misaligned one, which ends direct mode) buffered: the file
+    /// holds each at its offset.
+    #[test]
+    fn concurrent_write_at_lands_every_block() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = &dir.path().join("f");
+        on_both_drivers(|| async move {
+            let file = open(path).await;
+            let dio = DirectIo::new();
+            let on = dio.start(&file);
+            assert_eq!(on, dio.is_on());
+            let block = |i: usize| {
+                let (v, pad) = aligned_vec(2 * DIRECT_ALIGN, |j| pattern(i, j));
+                View(v, pad)
+            };
+            let at = |i: usize| (i * 2 * DIRECT_ALIGN) as u64;
+            let (v, pad) = aligned_vec(2 * DIRECT_ALIGN + 1, |j| pattern(3, j.saturating_sub(1)));
+            let (a, b, c, d) = monoio::join!(
+                dio.write_at(&file, block(2), at(2)),
+                dio.write_at(&file, block(0), at(0)),
+                dio.write_at(&file, View(v, pad + 1), at(3)),
+                dio.write_at(&file, block(1), at(1)),
+            );
+            for (res, _) in [a, b, d] {
+                res.expect("write");
+            }
+            c.0.expect("misaligned write");
+            dio.finish(&file).expect("finish");
+            file.close().await.expect("close");
+            let got = std::fs::read(path).expect("read");
+            assert_eq!(got.len(), 8 * DIRECT_ALIGN);
+            for i in 0..4 {
+                for j in [0, 1, DIRECT_ALIGN, 2 * DIRECT_ALIGN - 1] {
+                    assert_eq!(got[at(i) as usize + j], pattern(i, j), "block {i} byte {j}");
+                }
+            }
+        });
+    }
+
     #[test]
     fn disabled_never_switches_on() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = &dir.path().join("f");
         on_both_drivers(|| async move {
             let file = open(path).await;
-            let mut dio = DirectIo::disabled();
+            let dio = DirectIo::disabled();
+            assert!(!dio.start(&file));
             let mut written = 0u64;
             let (v, pad) = aligned_vec(DIRECT_ALIGN, |j| j as u8);
             let (res, _) = dio.append(&file, View(v, pad), &mut written).await;

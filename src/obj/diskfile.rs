@@ -131,6 +131,38 @@ pub trait DiskFileWriter {
     /// Bytes written so far.
     fn written(&self) -> u64;
 
+    /// Switches the writer to block writes past the page cache
+    /// ([`DiskFileWriter::write_block_at`]) when its storage takes them;
+    /// `false` leaves it buffered (`write` only).
+    fn start_direct(&mut self) -> bool {
+        false
+    }
+
+    /// Writes `buf`, whole blocks at a block-aligned address, at `offset`
+    /// (a block boundary at or past [`DiskFileWriter::written`]), after
+    /// [`DiskFileWriter::start_direct`] said yes. Several may be in flight
+    /// at once; once all are done, [`DiskFileWriter::advance_to`] moves
+    /// the end of the file past them.
+    async fn write_block_at<B: IoBuf>(
+        &self,
+        buf: B,
+        offset: u64,
+    ) -> (Result<(), DiskFileError>, B) {
+        let _ = offset;
+        (
+            Err(DiskFileError::Io(std::io::Error::other(
+                "this storage has no direct block writes",
+            ))),
+            buf,
+        )
+    }
+
+    /// The block writes up to `end` are all done: later `write`s append
+    /// from there.
+    fn advance_to(&mut self, end: u64) {
+        let _ = end;
+    }
+
     /// Stores `meta` with the data, makes the file durable and moves it into
     /// place as the version at `timestamp`. Only after this returns `Ok`
     /// may the write be acknowledged.

@@ -381,6 +381,8 @@ impl HashedDiskFile {
             dir: self.dir.clone(),
             root: self.manager.device_root.join(&self.manager.objects_dir),
             written: 0,
+            // A direct write waits for the device: only where file I/O
+            // waits off the worker thread (io_uring).
             direct: if crate::runtime::file_io_off_thread() {
                 DirectIo::new()
             } else {
@@ -461,7 +463,8 @@ pub struct HashedWriter {
     dir: PathBuf,
     root: PathBuf,
     written: u64,
-    /// Whole aligned body buffers skip the page cache (see `direct`).
+    /// Whole aligned blocks of a large body skip the page cache (see
+    /// `direct`), once the receive loop starts it.
     direct: DirectIo,
     ext: Ext,
     done: bool,
@@ -477,6 +480,29 @@ impl DiskFileWriter for HashedWriter {
 
     fn written(&self) -> u64 {
         self.written
+    }
+
+    fn start_direct(&mut self) -> bool {
+        match self.file.as_ref() {
+            Some(file) => self.direct.start(file),
+            None => false,
+        }
+    }
+
+    async fn write_block_at<B: IoBuf>(
+        &self,
+        buf: B,
+        offset: u64,
+    ) -> (Result<(), DiskFileError>, B) {
+        let Some(file) = self.file.as_ref() else {
+            return (Err(io::Error::other("writer already closed").into()), buf);
+        };
+        self.direct.write_at(file, buf, offset).await
+    }
+
+    fn advance_to(&mut self, end: u64) {
+        debug_assert!(end >= self.written);
+        self.written = end;
     }
 
     async fn commit(self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError> {

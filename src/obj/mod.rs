@@ -6,6 +6,7 @@ pub mod dirents;
 pub mod diskfile;
 pub mod expiring;
 pub mod hashed;
+pub mod inflight;
 pub mod metadata;
 pub mod onfile;
 pub mod policies;

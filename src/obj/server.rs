@@ -139,6 +139,8 @@ pub struct ObjectServer {
     policies: Vec<(u32, PolicyManager)>,
     io_buffer_size: usize,
     max_file_size: u64,
+    /// `[storage] direct_write_min_size`, `None` when direct writes are off.
+    direct_write_from: Option<u64>,
     updater: Option<Rc<dyn ContainerUpdater>>,
 }
 
@@ -184,7 +186,30 @@ impl ObjectServer {
             policies: Vec::new(),
             io_buffer_size,
             max_file_size,
+            direct_write_from: crate::config::StorageConfig::default().direct_write_from(),
             updater: None,
+        }
+    }
+
+    /// Writes bodies of at least `from` bytes past the page cache (`None`:
+    /// never); see `[storage] direct_write_min_size`.
+    pub fn with_direct_write(mut self, from: Option<u64>) -> Self {
+        self.direct_write_from = from;
+        self
+    }
+
+    /// Where in this PUT's body direct writes start, if at all: at once
+    /// when its declared length reaches the threshold, never when it is
+    /// shorter, and once that much has arrived for a chunked body.
+    fn direct_from(&self, headers: &Headers) -> Option<u64> {
+        let min = self.direct_write_from?;
+        match headers
+            .get("content-length")
+            .map(|v| v.trim().parse::<u64>())
+        {
+            Some(Ok(len)) if len >= min => Some(0),
+            Some(Ok(_)) => None,
+            _ => Some(min),
         }
     }
 
@@ -458,18 +483,26 @@ impl ObjectServer {
             Ok(w) => w,
             Err(e) => return error_response(&e),
         };
-        let received =
-            match receive_body(&mut writer, body, self.io_buffer_size, self.max_file_size).await {
-                Ok(r) => r,
-                Err(e) => {
-                    writer.abort().await;
-                    return match e {
-                        ReceiveError::Body(e) => Response::status(e.status()),
-                        ReceiveError::TooLarge(_) => Response::status(413),
-                        ReceiveError::Disk(e) => error_response(&e),
-                    };
-                }
-            };
+        let direct_from = self.direct_from(req.headers);
+        let received = match receive_body(
+            &mut writer,
+            body,
+            self.io_buffer_size,
+            self.max_file_size,
+            direct_from,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                writer.abort().await;
+                return match e {
+                    ReceiveError::Body(e) => Response::status(e.status()),
+                    ReceiveError::TooLarge(_) => Response::status(413),
+                    ReceiveError::Disk(e) => error_response(&e),
+                };
+            }
+        };
         let etag = received.etag;
         if let Some(sent) = req.headers.get("etag") {
             if !sent.trim().trim_matches('"').eq_ignore_ascii_case(&etag) {

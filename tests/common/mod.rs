@@ -33,6 +33,9 @@ pub struct NodeOpts {
     pub config: Option<String>,
     /// Reuse this data directory (restart tests); otherwise a fresh temp dir.
     pub data_dir: Option<PathBuf>,
+    /// `RLIMIT_FSIZE` of the node, with `SIGXFSZ` ignored: writes past it
+    /// fail with `EFBIG`, a disk that refuses bytes mid-file.
+    pub file_size_limit: Option<u64>,
 }
 
 impl NodeOpts {
@@ -42,6 +45,7 @@ impl NodeOpts {
             workers: 1,
             config: None,
             data_dir: None,
+            file_size_limit: None,
         }
     }
     pub fn workers(mut self, n: usize) -> Self {
@@ -50,6 +54,10 @@ impl NodeOpts {
     }
     pub fn config(mut self, toml: &str) -> Self {
         self.config = Some(toml.to_string());
+        self
+    }
+    pub fn file_size_limit(mut self, bytes: u64) -> Self {
+        self.file_size_limit = Some(bytes);
         self
     }
     pub fn data_dir(mut self, p: &Path) -> Self {
@@ -121,6 +129,24 @@ impl Node {
             let cfg = aux.path().join("paco.toml");
             std::fs::write(&cfg, toml).expect("write config");
             cmd.arg("--config").arg(&cfg);
+        }
+        if let Some(limit) = opts.file_size_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec this only makes two
+            // async-signal-safe calls (setrlimit, signal).
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
         }
         let mut child = cmd.spawn().expect("spawn paco");
         let stdout = child.stdout.take().expect("stdout");
