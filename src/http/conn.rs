@@ -419,16 +419,7 @@ mod tests {
 
     #[test]
     fn access_line_matches_debug_formatting() {
-        let limits = Limits {
-            max_request_line: 8192,
-            max_header_line: 8192,
-            max_headers: 126,
-            max_head_bytes: 256 * 1024,
-            idle_timeout: Duration::from_secs(1),
-            client_timeout: Duration::from_secs(1),
-            io_buffer_size: 65536,
-            sendfile: true,
-        };
+        let limits = Limits::for_tests();
         let peers: [Option<SocketAddr>; 4] = [
             Some("127.0.0.1:49312".parse().unwrap()),
             Some("0.0.0.0:0".parse().unwrap()),

@@ -39,3 +39,20 @@ pub struct Limits {
     /// Send large cached file bodies with `sendfile`.
     pub sendfile: bool,
 }
+
+#[cfg(test)]
+impl Limits {
+    /// Swift's default limits with one-second timeouts, for unit tests.
+    pub(crate) fn for_tests() -> Limits {
+        Limits {
+            max_request_line: 8192,
+            max_header_line: 8192,
+            max_headers: 126,
+            max_head_bytes: 256 * 1024,
+            idle_timeout: std::time::Duration::from_secs(1),
+            client_timeout: std::time::Duration::from_secs(1),
+            io_buffer_size: 65536,
+            sendfile: true,
+        }
+    }
+}

@@ -339,19 +339,9 @@ fn form_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn limits() -> Limits {
-        Limits {
-            max_request_line: 8192,
-            max_header_line: 8192,
-            max_headers: 126,
-            max_head_bytes: 256 * 1024,
-            idle_timeout: Duration::from_secs(1),
-            client_timeout: Duration::from_secs(1),
-            io_buffer_size: 65536,
-            sendfile: true,
-        }
+        Limits::for_tests()
     }
 
     #[test]
