@@ -225,6 +225,7 @@ pub fn align_offset(ptr: *const u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::on_both_drivers;
 
     /// A buffer whose bytes start on a [`DIRECT_ALIGN`] boundary (after
     /// `pad` filler bytes), as the PUT path lays them out.
@@ -257,18 +258,6 @@ mod tests {
             .open(path)
             .await
             .expect("open")
-    }
-
-    /// Runs `f` on an io_uring runtime (where the kernel has it) and on
-    /// the epoll one.
-    fn on_both_drivers<F: std::future::Future>(f: impl Fn() -> F) {
-        if let Ok(mut rt) = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build() {
-            rt.block_on(f());
-        }
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .build()
-            .expect("runtime")
-            .block_on(f());
     }
 
     fn pattern(i: usize, j: usize) -> u8 {

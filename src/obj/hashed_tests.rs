@@ -2,6 +2,7 @@
 //! the container update.
 
 use super::*;
+use crate::runtime::on_both_drivers;
 
 #[test]
 fn names_parse_and_sort_newest_first() {
@@ -51,21 +52,6 @@ fn tombstone_hides_older_data_and_meta() {
     assert_eq!(l.meta, None);
     assert_eq!(l.meta_name, None);
     assert_eq!(l.obsolete.len(), 2);
-}
-
-/// Runs `f` on both drivers: the commit's file ops differ between them.
-fn on_both_drivers<F: std::future::Future>(f: impl Fn() -> F) {
-    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-        .enable_timer()
-        .build()
-        .expect("legacy runtime")
-        .block_on(f());
-    if let Ok(mut rt) = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-        .enable_timer()
-        .build()
-    {
-        rt.block_on(f());
-    }
 }
 
 #[test]

@@ -5,7 +5,6 @@
 //! body, the size limit) the call returns with no write still in flight.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
@@ -18,6 +17,7 @@ use crate::common::timestamp::Timestamp;
 use crate::http::stream::{BodyStream, LocalBoxFuture};
 use crate::obj::inflight::LANES;
 use crate::obj::metadata::Metadata;
+use crate::runtime::on_both_drivers;
 
 /// `io_buffer_size` of these uploads: 4 blocks per buffer.
 const BUF: usize = 4 * DIRECT_ALIGN;
@@ -147,22 +147,6 @@ fn source(bytes: &[u8], piece: usize, fail_after: Option<usize>) -> BodySource<'
         piece,
         fail_after,
     }))
-}
-
-/// Runs `f` on an io_uring runtime (where the kernel has it) and on the
-/// epoll one, both with timers.
-fn on_both_drivers<F: Future>(f: impl Fn() -> F) {
-    if let Ok(mut rt) = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-        .enable_timer()
-        .build()
-    {
-        rt.block_on(f());
-    }
-    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-        .enable_timer()
-        .build()
-        .expect("runtime")
-        .block_on(f());
 }
 
 fn check_received(got: &Received, data: &[u8]) {

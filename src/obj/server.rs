@@ -58,6 +58,23 @@ fn note_raw_values(headers: &Headers, meta: &mut Metadata) {
     }
 }
 
+/// The container update naming `req`'s object at `ts`: an empty, live row
+/// that each write fills in (size, type and ETag, or `deleted`).
+fn listing_row(req: &ObjRequest<'_>, ts: Timestamp, policy_index: u32) -> ContainerUpdate {
+    ContainerUpdate {
+        account: req.account.to_string(),
+        container: req.container.to_string(),
+        object: req.object.to_string(),
+        timestamp: ts.internal(),
+        size: 0,
+        content_type: String::new(),
+        etag: String::new(),
+        deleted: false,
+        policy_index,
+        targets: super::updates::update_targets(req.headers),
+    }
+}
+
 /// Applies Swift's container-update overrides (`X-Backend-` ones, then the
 /// stored `X-Object-Sysmeta-` ones, which win) to a listing row update:
 /// symlinks and versioning put their state in the row's etag this way.
@@ -538,16 +555,10 @@ impl ObjectServer {
             return r;
         }
         let mut update = ContainerUpdate {
-            account: req.account.to_string(),
-            container: req.container.to_string(),
-            object: req.object.to_string(),
-            timestamp: ts.internal(),
             size,
             content_type: meta.get("Content-Type").cloned().unwrap_or_default(),
             etag: etag.clone(),
-            deleted: false,
-            policy_index,
-            targets: super::updates::update_targets(req.headers),
+            ..listing_row(req, ts, policy_index)
         };
         let pairs: Vec<(&str, &str)> = req.headers.iter().collect();
         apply_update_overrides(&mut update, pairs.into_iter());
@@ -603,19 +614,12 @@ impl ObjectServer {
         // A new Content-Type shows in the container listing (with the
         // POST's time as the row's last-modified).
         if let Some(ctype) = req.headers.get("content-type") {
-            let update = ContainerUpdate {
-                account: req.account.to_string(),
-                container: req.container.to_string(),
-                object: req.object.to_string(),
-                timestamp: ts.internal(),
+            let mut update = ContainerUpdate {
                 size: obj.content_length,
                 content_type: ctype.to_string(),
                 etag: obj.metadata.get("ETag").cloned().unwrap_or_default(),
-                deleted: false,
-                policy_index,
-                targets: super::updates::update_targets(req.headers),
+                ..listing_row(req, ts, policy_index)
             };
-            let mut update = update;
             // Overrides stored with the data (symlinks, versions) keep
             // shaping the listing row; the new Content-Type still wins.
             let pairs: Vec<(&str, &str)> = obj
@@ -686,16 +690,8 @@ impl ObjectServer {
             format!("/{}/{}/{}", req.account, req.container, req.object),
         );
         let update = ContainerUpdate {
-            account: req.account.to_string(),
-            container: req.container.to_string(),
-            object: req.object.to_string(),
-            timestamp: ts.internal(),
-            size: 0,
-            content_type: String::new(),
-            etag: String::new(),
             deleted: true,
-            policy_index,
-            targets: super::updates::update_targets(req.headers),
+            ..listing_row(req, ts, policy_index)
         };
         let hash = df.name_hash();
         match df

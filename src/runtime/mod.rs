@@ -290,6 +290,24 @@ async fn refuse(mut stream: monoio::net::TcpStream) {
     let _ = monoio::time::timeout(Duration::from_secs(1), stream.write_all(msg.into_bytes())).await;
 }
 
+/// Runs `f` on an io_uring runtime (where the kernel has it) and on the
+/// epoll one, both with timers: unit tests of file and socket I/O run on
+/// both drivers, as workers may use either.
+#[cfg(test)]
+pub(crate) fn on_both_drivers<F: std::future::Future>(f: impl Fn() -> F) {
+    if let Ok(mut rt) = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        .enable_timer()
+        .build()
+    {
+        rt.block_on(f());
+    }
+    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .expect("runtime")
+        .block_on(f());
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
