@@ -356,9 +356,7 @@ impl HashedDiskFile {
         timestamp: Timestamp,
         meta: &Metadata,
     ) -> Result<(), DiskFileError> {
-        let mut w = self.create_with(ext).await?;
-        w.ext = ext;
-        w.commit(timestamp, meta).await
+        self.create_with(ext).await?.commit(timestamp, meta).await
     }
 
     async fn create_with(&self, ext: Ext) -> Result<HashedWriter, DiskFileError> {
