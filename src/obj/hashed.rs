@@ -248,6 +248,23 @@ async fn read_exact_at(file: &File, len: usize, pos: u64) -> Result<Vec<u8>, Dis
     Ok(buf)
 }
 
+/// Removes the versions in `dir` that a newer one has superseded.
+///
+/// Runs as its own task after the write is acknowledged: the old files are
+/// unreachable once the new version is in place, and an unlink (freeing
+/// blocks, a discard on some mounts) would otherwise delay every overwrite's
+/// answer. Losing this to a crash or a shutdown only leaves files that the
+/// next write removes, and a concurrent cleanup of the same directory can
+/// only remove files that are obsolete for it too (a version never becomes
+/// current again once a newer one exists).
+async fn remove_obsolete(dir: PathBuf) {
+    if let Ok(listing) = list_dir(&dir) {
+        for name in listing.obsolete {
+            let _ = monoio::fs::remove_file(dir.join(name)).await;
+        }
+    }
+}
+
 /// Fsyncs directories whose entries changed. The write is acknowledged only
 /// after all of them, and no order among them matters for that, so the two
 /// of the common case (a new hash directory and its suffix directory) are
@@ -522,15 +539,10 @@ impl DiskFileWriter for HashedWriter {
         if let Err(e) = synced {
             return (Err(e.into()), Some(out));
         }
-        // Older versions are now unreachable; losing this cleanup to a crash
-        // only leaves files the next write removes. A directory made just
-        // now (more than itself changed) holds nothing older.
+        // A directory made just now (more than itself changed) holds
+        // nothing older.
         if changed.len() == 1 {
-            if let Ok(listing) = list_dir(&self.dir) {
-                for name in listing.obsolete {
-                    let _ = monoio::fs::remove_file(self.dir.join(name)).await;
-                }
-            }
+            monoio::spawn(remove_obsolete(std::mem::take(&mut self.dir)));
         }
         (Ok(()), Some(out))
     }

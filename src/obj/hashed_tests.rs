@@ -74,11 +74,48 @@ fn the_container_update_runs_once_the_version_is_in_place() {
             r.expect("commit");
             assert_eq!(out, Some((true, false)), "write {n}");
         }
-        // The second write removed the first version.
-        let names = std::fs::read_dir(m.get("a", "c", "o").dir())
-            .expect("read dir")
-            .count();
-        assert_eq!(names, 1);
+        // The second write removes the first version, after answering.
+        let dir = m.get("a", "c", "o").dir().to_path_buf();
+        assert_eq!(names_settled(&dir, 1).await, 1);
+    });
+}
+
+/// The number of names in `dir` once it reaches `want` (the cleanup of
+/// superseded versions runs as its own task), or what it holds after a
+/// few seconds.
+async fn names_settled(dir: &Path, want: usize) -> usize {
+    let count = || std::fs::read_dir(dir).expect("read dir").count();
+    for _ in 0..500 {
+        if count() == want {
+            break;
+        }
+        monoio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    count()
+}
+
+#[test]
+fn an_overwrite_answers_before_the_old_version_is_removed() {
+    on_both_drivers(|| async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = Rc::new(
+            HashedManager::new(dir.path().to_path_buf(), HashConf::default(), 10).expect("manager"),
+        );
+        let df = m.get("a", "c", "o");
+        for ts in ["1.00000", "2.00000"] {
+            let w = df.create().await.expect("create");
+            let ts = Timestamp::parse(ts).expect("ts");
+            w.commit(ts, &Metadata::new()).await.expect("commit");
+        }
+        let old = df.dir().join("0000000001.00000.data");
+        // Nothing has yielded to the cleanup task yet.
+        assert!(old.exists(), "removed before the answer");
+        assert_eq!(names_settled(df.dir(), 1).await, 1);
+        assert!(!old.exists());
+        match df.open().await.expect("open") {
+            ObjectState::Present(o) => assert_eq!(o.data_timestamp.internal(), "0000000002.00000"),
+            _ => panic!("newest version missing"),
+        }
     });
 }
 
