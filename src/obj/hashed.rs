@@ -1,8 +1,10 @@
 //! Swift's `hashed` object layout:
 //! `<device>/objects/<part>/<suffix>/<hash>/<timestamp>.{data,ts,meta}`, with
-//! writes staged in `<device>/tmp/` and renamed into place once durable.
+//! writes staged in `<device>/tmp/` (unnamed where the filesystem allows,
+//! see `super::tmpfile`) and linked or renamed into place once durable.
 
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -18,6 +20,7 @@ use super::direct::DirectIo;
 use super::dirents;
 use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
 use super::metadata::{self, Metadata, FOOTER_LEN};
+use super::tmpfile::{self, LinkVia};
 
 /// Bytes read from the end of a file in one go to find its metadata; most
 /// metadata fits, so opening an object costs one read.
@@ -33,6 +36,9 @@ pub struct HashedManager {
     tmp_dir: String,
     hash_conf: HashConf,
     part_power: u8,
+    /// How writes staged as unnamed files are linked into place; `None`:
+    /// stage them as named files in `tmp/` (found at start-up).
+    link: Option<LinkVia>,
 }
 
 impl HashedManager {
@@ -60,13 +66,23 @@ impl HashedManager {
         let tmp_dir = format!("tmp{suffix}");
         std::fs::create_dir_all(device_root.join(&objects_dir))?;
         std::fs::create_dir_all(device_root.join(&tmp_dir))?;
+        let link = tmpfile::probe(&device_root.join(&tmp_dir));
         Ok(HashedManager {
             device_root,
             objects_dir,
             tmp_dir,
             hash_conf,
             part_power,
+            link,
         })
+    }
+
+    /// The same manager staging writes as named files in `tmp/`, the path
+    /// taken where `O_TMPFILE` is not available.
+    #[cfg(test)]
+    pub(crate) fn with_named_staging(mut self) -> Self {
+        self.link = None;
+        self
     }
 
     /// Removes staged writes that no process is finishing (at start-up).
@@ -377,22 +393,24 @@ impl HashedDiskFile {
     }
 
     async fn create_with(&self, ext: Ext) -> Result<HashedWriter, DiskFileError> {
-        let name = format!("{}-{:016x}.tmp", self.hash, rand::random::<u64>());
-        let tmp_path = self
-            .manager
-            .device_root
-            .join(&self.manager.tmp_dir)
-            .join(name);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&tmp_path)
-            .await
-            .map_err(DiskFileError::from_io)?;
+        let tmp_dir = self.manager.device_root.join(&self.manager.tmp_dir);
+        let (file, staged) = match self.manager.link {
+            Some(via) => match OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_TMPFILE)
+                .mode(0o644)
+                .open(&tmp_dir)
+                .await
+            {
+                Ok(file) => (file, Staged::Unnamed(via)),
+                Err(e) if tmpfile::refused(&e) => self.create_named(tmp_dir).await?,
+                Err(e) => return Err(DiskFileError::from_io(e)),
+            },
+            None => self.create_named(tmp_dir).await?,
+        };
         Ok(HashedWriter {
             file: Some(file),
-            tmp_path,
+            staged,
             dir: self.dir.clone(),
             root: self.manager.device_root.join(&self.manager.objects_dir),
             written: 0,
@@ -406,6 +424,20 @@ impl HashedDiskFile {
             ext,
             done: false,
         })
+    }
+
+    /// A named staging file in `tmp_dir`.
+    async fn create_named(&self, tmp_dir: PathBuf) -> Result<(File, Staged), DiskFileError> {
+        let mut path = tmp_dir;
+        path.push(format!("{}-{:016x}.tmp", self.hash, rand::random::<u64>()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&path)
+            .await
+            .map_err(DiskFileError::from_io)?;
+        Ok((file, Staged::Named(path)))
     }
 }
 
@@ -470,11 +502,20 @@ impl DiskFile for HashedDiskFile {
     }
 }
 
+/// Where a version being written lives until it is placed.
+#[derive(Debug)]
+enum Staged {
+    /// A file in `tmp/`, renamed into place.
+    Named(PathBuf),
+    /// An `O_TMPFILE` inode with no name, linked into place.
+    Unnamed(LinkVia),
+}
+
 /// A version being written in `tmp/`.
 #[derive(Debug)]
 pub struct HashedWriter {
     file: Option<File>,
-    tmp_path: PathBuf,
+    staged: Staged,
     dir: PathBuf,
     root: PathBuf,
     written: u64,
@@ -531,12 +572,13 @@ impl DiskFileWriter for HashedWriter {
         alongside: F,
     ) -> (Result<(), DiskFileError>, Option<F::Output>) {
         let placed = self.place(timestamp, meta).await;
-        let changed = match placed {
-            Ok(changed) => changed,
+        let (changed, linked) = match placed {
+            Ok(placed) => placed,
             Err(e) => return (Err(e), None),
         };
-        let (synced, out) = monoio::join!(fsync_dirs(&changed), alongside);
-        if let Err(e) = synced {
+        let (synced, inode, out) =
+            monoio::join!(fsync_dirs(&changed), sync_linked(linked), alongside);
+        if let Err(e) = synced.and(inode) {
             return (Err(e.into()), Some(out));
         }
         // A directory made just now (more than itself changed) holds
@@ -551,21 +593,24 @@ impl DiskFileWriter for HashedWriter {
         if let Some(f) = self.file.take() {
             let _ = f.close().await;
         }
-        let _ = monoio::fs::remove_file(&self.tmp_path).await;
+        if let Staged::Named(path) = &self.staged {
+            let _ = monoio::fs::remove_file(path).await;
+        }
         self.done = true;
     }
 }
 
 impl HashedWriter {
-    /// Writes the metadata trailer, makes the file durable and renames it
-    /// into the hash directory (made if missing). Returns the directories
-    /// whose entries changed and still need an fsync: the hash directory,
-    /// and the parent of each directory made.
+    /// Writes the metadata trailer, makes the file durable and links or
+    /// renames it into the hash directory (made if missing). Returns the
+    /// directories whose entries changed and still need an fsync (the hash
+    /// directory, and the parent of each directory made) and, for a
+    /// linked file, the file: its link count changed too.
     async fn place(
         &mut self,
         timestamp: Timestamp,
         meta: &Metadata,
-    ) -> Result<Vec<PathBuf>, DiskFileError> {
+    ) -> Result<(Vec<PathBuf>, Option<File>), DiskFileError> {
         let file = self
             .file
             .take()
@@ -576,24 +621,63 @@ impl HashedWriter {
         let (res, _) = file.write_all_at(trailer, self.written).await;
         res.map_err(DiskFileError::from_io)?;
         file.sync_data().await.map_err(DiskFileError::from_io)?;
-        file.close().await?;
         let mut changed = make_dirs(&self.root, &self.dir).await?;
         let target = self
             .dir
             .join(format!("{}{}", timestamp.internal(), self.ext.suffix()));
-        monoio::fs::rename(&self.tmp_path, &target).await?;
+        let linked = match &self.staged {
+            Staged::Named(tmp) => {
+                file.close().await?;
+                monoio::fs::rename(tmp, &target).await?;
+                None
+            }
+            Staged::Unnamed(via) => {
+                link_replacing(&file, *via, &target).await?;
+                Some(file)
+            }
+        };
         self.done = true;
         changed.push(self.dir.clone());
-        Ok(changed)
+        Ok((changed, linked))
     }
+}
+
+/// Links the unnamed `file` as `target`. A name already there (a write
+/// with the same timestamp) is replaced, as a rename would.
+async fn link_replacing(file: &File, via: LinkVia, target: &Path) -> io::Result<()> {
+    match tmpfile::link(file.as_raw_fd(), via, target) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            match monoio::fs::remove_file(target).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            tmpfile::link(file.as_raw_fd(), via, target)
+        }
+        other => other,
+    }
+}
+
+/// Makes a just-linked file's inode durable, then closes it. Its data is
+/// durable already; this writes its new link count (metadata `fdatasync`
+/// may skip), which journaling filesystems commit with the directory fsync
+/// anyway (the fsyncs then share one commit) but ext4 without a journal
+/// writes only when the file itself is synced.
+async fn sync_linked(file: Option<File>) -> io::Result<()> {
+    let Some(file) = file else {
+        return Ok(());
+    };
+    file.sync_all().await?;
+    file.close().await
 }
 
 impl Drop for HashedWriter {
     fn drop(&mut self) {
         if !self.done {
             // An error path dropped the writer without abort: never leave the
-            // staged file behind.
-            let _ = std::fs::remove_file(&self.tmp_path);
+            // staged file behind (an unnamed one goes with its descriptor).
+            if let Staged::Named(path) = &self.staged {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }
