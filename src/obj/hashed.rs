@@ -620,8 +620,13 @@ impl HashedWriter {
         let trailer = metadata::encode_trailer(meta, self.written);
         let (res, _) = file.write_all_at(trailer, self.written).await;
         res.map_err(DiskFileError::from_io)?;
-        file.sync_data().await.map_err(DiskFileError::from_io)?;
-        let mut changed = make_dirs(&self.root, &self.dir).await?;
+        // The hash directory is made while the data is flushed: an empty
+        // directory is harmless (it reads as no object, as Swift's, which
+        // makes it before the body even arrives), so only the link or
+        // rename has to wait for the flush.
+        let (synced, made) = monoio::join!(file.sync_data(), make_dirs(&self.root, &self.dir));
+        synced.map_err(DiskFileError::from_io)?;
+        let mut changed = made?;
         let target = self
             .dir
             .join(format!("{}{}", timestamp.internal(), self.ext.suffix()));
