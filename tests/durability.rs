@@ -44,6 +44,19 @@ fn tmp_files(data_dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The files under `dir` once `done` holds for them (superseded versions
+/// are removed by a task that runs after the answer), or after 5 s.
+fn settled_files(dir: &Path, done: impl Fn(&[PathBuf]) -> bool) -> Vec<PathBuf> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let files = walk_files(dir);
+        if done(&files) || std::time::Instant::now() > deadline {
+            return files;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn on_disk_layout(driver: &str) {
     let node = Node::start(driver);
     let tok = node.setup();
@@ -111,6 +124,7 @@ fn on_disk_layout(driver: &str) {
         .status,
         201
     );
+    settled_files(&dir, |f| f.len() == 1);
     let datas = files_with_ext(&dir, "data");
     assert_eq!(
         datas.len(),
@@ -133,7 +147,7 @@ fn on_disk_layout(driver: &str) {
         b"",
     );
     assert_eq!(d.status, 204);
-    let files = walk_files(&dir);
+    let files = settled_files(&dir, |f| f.len() == 1);
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0].extension().unwrap(), "ts");
     let ts_name = files[0].file_stem().unwrap().to_string_lossy().into_owned();

@@ -1,6 +1,7 @@
 //! Swift's `hashed` object layout:
 //! `<device>/objects/<part>/<suffix>/<hash>/<timestamp>.{data,ts,meta}`, with
-//! writes staged in `<device>/tmp/` and renamed into place once durable.
+//! writes staged in `<device>/tmp/` (unnamed where the filesystem allows,
+//! see `super::tmpfile`) and linked or renamed into place once durable.
 
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -8,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use bytes::Bytes;
-use monoio::buf::IoBuf;
 use monoio::fs::{File, OpenOptions};
 
 use crate::common::hash::{hash_hex, hash_path, partition, HashConf};
@@ -18,6 +18,12 @@ use super::direct::DirectIo;
 use super::dirents;
 use super::diskfile::{DiskFile, DiskFileError, DiskFileWriter, ObjectState, OpenObject};
 use super::metadata::{self, Metadata, FOOTER_LEN};
+use super::tmpfile::{self, LinkVia};
+
+#[path = "hashed_writer.rs"]
+mod writer;
+pub use writer::HashedWriter;
+use writer::Staged;
 
 /// Bytes read from the end of a file in one go to find its metadata; most
 /// metadata fits, so opening an object costs one read.
@@ -33,6 +39,9 @@ pub struct HashedManager {
     tmp_dir: String,
     hash_conf: HashConf,
     part_power: u8,
+    /// How writes staged as unnamed files are linked into place; `None`:
+    /// stage them as named files in `tmp/` (found at start-up).
+    link: Option<LinkVia>,
 }
 
 impl HashedManager {
@@ -60,13 +69,23 @@ impl HashedManager {
         let tmp_dir = format!("tmp{suffix}");
         std::fs::create_dir_all(device_root.join(&objects_dir))?;
         std::fs::create_dir_all(device_root.join(&tmp_dir))?;
+        let link = tmpfile::probe(&device_root.join(&tmp_dir));
         Ok(HashedManager {
             device_root,
             objects_dir,
             tmp_dir,
             hash_conf,
             part_power,
+            link,
         })
+    }
+
+    /// The same manager staging writes as named files in `tmp/`, the path
+    /// taken where `O_TMPFILE` is not available.
+    #[cfg(test)]
+    pub(crate) fn with_named_staging(mut self) -> Self {
+        self.link = None;
+        self
     }
 
     /// Removes staged writes that no process is finishing (at start-up).
@@ -248,61 +267,6 @@ async fn read_exact_at(file: &File, len: usize, pos: u64) -> Result<Vec<u8>, Dis
     Ok(buf)
 }
 
-/// Fsyncs directories whose entries changed. The write is acknowledged only
-/// after all of them, and no order among them matters for that, so the two
-/// of the common case (a new hash directory and its suffix directory) are
-/// flushed at once rather than one after the other.
-async fn fsync_dirs(dirs: &[PathBuf]) -> io::Result<()> {
-    let mut rest = dirs;
-    while let [a, b, tail @ ..] = rest {
-        let (ra, rb) = monoio::join!(fsync_dir(a), fsync_dir(b));
-        ra?;
-        rb?;
-        rest = tail;
-    }
-    if let [last] = rest {
-        fsync_dir(last).await?;
-    }
-    Ok(())
-}
-
-/// Opens a directory and fsyncs it, making renames and creations in it durable.
-async fn fsync_dir(dir: &Path) -> io::Result<()> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(dir)
-        .await?;
-    f.sync_all().await?;
-    f.close().await
-}
-
-/// Creates `dir` and any missing parents below `root`, returning the
-/// directories whose entries changed (each parent of a new directory).
-async fn make_dirs(root: &Path, dir: &Path) -> io::Result<Vec<PathBuf>> {
-    match monoio::fs::create_dir(dir).await {
-        Ok(()) => return Ok(dir.parent().map(Path::to_path_buf).into_iter().collect()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(Vec::new()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let rel = dir
-        .strip_prefix(root)
-        .map_err(|_| io::Error::other("directory outside device"))?;
-    let mut changed = Vec::new();
-    let mut cur = root.to_path_buf();
-    for comp in rel.components() {
-        let parent = cur.clone();
-        cur.push(comp);
-        match monoio::fs::create_dir(&cur).await {
-            Ok(()) => changed.push(parent),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(changed)
-}
-
 impl HashedDiskFile {
     /// The object's hash (hex), naming its directory.
     pub fn hash(&self) -> &str {
@@ -360,22 +324,24 @@ impl HashedDiskFile {
     }
 
     async fn create_with(&self, ext: Ext) -> Result<HashedWriter, DiskFileError> {
-        let name = format!("{}-{:016x}.tmp", self.hash, rand::random::<u64>());
-        let tmp_path = self
-            .manager
-            .device_root
-            .join(&self.manager.tmp_dir)
-            .join(name);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&tmp_path)
-            .await
-            .map_err(DiskFileError::from_io)?;
+        let tmp_dir = self.manager.device_root.join(&self.manager.tmp_dir);
+        let (file, staged) = match self.manager.link {
+            Some(via) => match OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_TMPFILE)
+                .mode(0o644)
+                .open(&tmp_dir)
+                .await
+            {
+                Ok(file) => (file, Staged::Unnamed(via)),
+                Err(e) if tmpfile::refused(&e) => self.create_named(tmp_dir).await?,
+                Err(e) => return Err(DiskFileError::from_io(e)),
+            },
+            None => self.create_named(tmp_dir).await?,
+        };
         Ok(HashedWriter {
             file: Some(file),
-            tmp_path,
+            staged,
             dir: self.dir.clone(),
             root: self.manager.device_root.join(&self.manager.objects_dir),
             written: 0,
@@ -389,6 +355,20 @@ impl HashedDiskFile {
             ext,
             done: false,
         })
+    }
+
+    /// A named staging file in `tmp_dir`.
+    async fn create_named(&self, tmp_dir: PathBuf) -> Result<(File, Staged), DiskFileError> {
+        let mut path = tmp_dir;
+        path.push(format!("{}-{:016x}.tmp", self.hash, rand::random::<u64>()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&path)
+            .await
+            .map_err(DiskFileError::from_io)?;
+        Ok((file, Staged::Named(path)))
     }
 }
 
@@ -449,139 +429,6 @@ impl DiskFile for HashedDiskFile {
         match self.create_with(Ext::Tombstone).await {
             Ok(w) => w.commit_with(timestamp, meta, alongside).await,
             Err(e) => (Err(e), None),
-        }
-    }
-}
-
-/// A version being written in `tmp/`.
-#[derive(Debug)]
-pub struct HashedWriter {
-    file: Option<File>,
-    tmp_path: PathBuf,
-    dir: PathBuf,
-    root: PathBuf,
-    written: u64,
-    /// Whole aligned blocks of a large body skip the page cache (see
-    /// `direct`), once the receive loop starts it.
-    direct: DirectIo,
-    ext: Ext,
-    done: bool,
-}
-
-impl DiskFileWriter for HashedWriter {
-    async fn write<B: IoBuf>(&mut self, buf: B) -> (Result<(), DiskFileError>, B) {
-        let Some(file) = self.file.as_ref() else {
-            return (Err(io::Error::other("writer already closed").into()), buf);
-        };
-        self.direct.append(file, buf, &mut self.written).await
-    }
-
-    fn written(&self) -> u64 {
-        self.written
-    }
-
-    fn start_direct(&mut self) -> bool {
-        match self.file.as_ref() {
-            Some(file) => self.direct.start(file),
-            None => false,
-        }
-    }
-
-    async fn write_block_at<B: IoBuf>(
-        &self,
-        buf: B,
-        offset: u64,
-    ) -> (Result<(), DiskFileError>, B) {
-        let Some(file) = self.file.as_ref() else {
-            return (Err(io::Error::other("writer already closed").into()), buf);
-        };
-        self.direct.write_at(file, buf, offset).await
-    }
-
-    fn advance_to(&mut self, end: u64) {
-        debug_assert!(end >= self.written);
-        self.written = end;
-    }
-
-    async fn commit(self, timestamp: Timestamp, meta: &Metadata) -> Result<(), DiskFileError> {
-        self.commit_with(timestamp, meta, async {}).await.0
-    }
-
-    async fn commit_with<F: std::future::Future>(
-        mut self,
-        timestamp: Timestamp,
-        meta: &Metadata,
-        alongside: F,
-    ) -> (Result<(), DiskFileError>, Option<F::Output>) {
-        let placed = self.place(timestamp, meta).await;
-        let changed = match placed {
-            Ok(changed) => changed,
-            Err(e) => return (Err(e), None),
-        };
-        let (synced, out) = monoio::join!(fsync_dirs(&changed), alongside);
-        if let Err(e) = synced {
-            return (Err(e.into()), Some(out));
-        }
-        // Older versions are now unreachable; losing this cleanup to a crash
-        // only leaves files the next write removes. A directory made just
-        // now (more than itself changed) holds nothing older.
-        if changed.len() == 1 {
-            if let Ok(listing) = list_dir(&self.dir) {
-                for name in listing.obsolete {
-                    let _ = monoio::fs::remove_file(self.dir.join(name)).await;
-                }
-            }
-        }
-        (Ok(()), Some(out))
-    }
-
-    async fn abort(mut self) {
-        if let Some(f) = self.file.take() {
-            let _ = f.close().await;
-        }
-        let _ = monoio::fs::remove_file(&self.tmp_path).await;
-        self.done = true;
-    }
-}
-
-impl HashedWriter {
-    /// Writes the metadata trailer, makes the file durable and renames it
-    /// into the hash directory (made if missing). Returns the directories
-    /// whose entries changed and still need an fsync: the hash directory,
-    /// and the parent of each directory made.
-    async fn place(
-        &mut self,
-        timestamp: Timestamp,
-        meta: &Metadata,
-    ) -> Result<Vec<PathBuf>, DiskFileError> {
-        let file = self
-            .file
-            .take()
-            .ok_or_else(|| io::Error::other("writer already closed"))?;
-        // The trailer is not block-aligned: it goes through the page cache.
-        self.direct.finish(&file).map_err(DiskFileError::from_io)?;
-        let trailer = metadata::encode_trailer(meta, self.written);
-        let (res, _) = file.write_all_at(trailer, self.written).await;
-        res.map_err(DiskFileError::from_io)?;
-        file.sync_data().await.map_err(DiskFileError::from_io)?;
-        file.close().await?;
-        let mut changed = make_dirs(&self.root, &self.dir).await?;
-        let target = self
-            .dir
-            .join(format!("{}{}", timestamp.internal(), self.ext.suffix()));
-        monoio::fs::rename(&self.tmp_path, &target).await?;
-        self.done = true;
-        changed.push(self.dir.clone());
-        Ok(changed)
-    }
-}
-
-impl Drop for HashedWriter {
-    fn drop(&mut self) {
-        if !self.done {
-            // An error path dropped the writer without abort: never leave the
-            // staged file behind.
-            let _ = std::fs::remove_file(&self.tmp_path);
         }
     }
 }

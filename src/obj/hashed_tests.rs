@@ -4,6 +4,21 @@
 use super::*;
 use crate::runtime::on_both_drivers;
 
+/// A manager for a new device in `dir`, staging writes unnamed (where the
+/// filesystem allows, as on every filesystem these tests run on) or named.
+fn manager(dir: &Path, named: bool) -> Rc<HashedManager> {
+    let m = HashedManager::new(dir.to_path_buf(), HashConf::default(), 10).expect("manager");
+    assert!(m.link.is_some(), "O_TMPFILE unavailable where tests run");
+    Rc::new(if named { m.with_named_staging() } else { m })
+}
+
+/// The files in the device's `tmp/`.
+fn staged_files(m: &HashedManager) -> usize {
+    std::fs::read_dir(m.device_root().join("tmp"))
+        .expect("tmp dir")
+        .count()
+}
+
 #[test]
 fn names_parse_and_sort_newest_first() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -57,50 +72,154 @@ fn tombstone_hides_older_data_and_meta() {
 #[test]
 fn the_container_update_runs_once_the_version_is_in_place() {
     on_both_drivers(|| async {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let m = Rc::new(
-            HashedManager::new(dir.path().to_path_buf(), HashConf::default(), 10).expect("manager"),
-        );
-        for (n, ts) in [(1, "1.00000"), (2, "2.00000")] {
+        for named in [false, true] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let m = manager(dir.path(), named);
+            for (n, ts) in [(1, "1.00000"), (2, "2.00000")] {
+                let df = m.get("a", "c", "o");
+                let mut w = df.create().await.expect("create");
+                let (r, _) = w.write(b"hello".to_vec()).await;
+                r.expect("write");
+                assert_eq!(staged_files(&m), usize::from(named), "named {named}");
+                let ts = Timestamp::parse(ts).expect("ts");
+                let target = df.dir().join(format!("{}.data", ts.internal()));
+                let seen = async { (target.exists(), staged_files(&m)) };
+                let (r, out) = w.commit_with(ts, &Metadata::new(), seen).await;
+                r.expect("commit");
+                assert_eq!(out, Some((true, 0)), "write {n}, named {named}");
+            }
+            // The second write removes the first version, after answering.
+            let dir = m.get("a", "c", "o").dir().to_path_buf();
+            assert_eq!(names_settled(&dir, 1).await, 1);
+        }
+    });
+}
+
+#[test]
+fn both_staging_paths_store_the_same_object() {
+    on_both_drivers(|| async {
+        for named in [false, true] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let m = manager(dir.path(), named);
             let df = m.get("a", "c", "o");
             let mut w = df.create().await.expect("create");
-            let (r, _) = w.write(b"hello".to_vec()).await;
+            let (r, _) = w.write(b"hello world".to_vec()).await;
             r.expect("write");
-            let tmp = w.tmp_path.clone();
-            let ts = Timestamp::parse(ts).expect("ts");
-            let target = df.dir().join(format!("{}.data", ts.internal()));
-            let seen = async { (target.exists(), tmp.exists()) };
-            let (r, out) = w.commit_with(ts, &Metadata::new(), seen).await;
-            r.expect("commit");
-            assert_eq!(out, Some((true, false)), "write {n}");
+            let mut meta = Metadata::new();
+            meta.insert("ETag".into(), "x".into());
+            let ts = Timestamp::parse("3.00000").expect("ts");
+            w.commit(ts, &meta).await.expect("commit");
+            let data = df.dir().join("0000000003.00000.data");
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&data).expect("stat").permissions(),
+            );
+            assert_eq!(mode & 0o777, 0o644, "named {named}");
+            match df.open().await.expect("open") {
+                ObjectState::Present(o) => {
+                    assert_eq!(o.content_length, 11);
+                    assert_eq!(&o.head[..], b"hello world");
+                    assert_eq!(o.metadata.get("ETag").map(String::as_str), Some("x"));
+                }
+                _ => panic!("object missing, named {named}"),
+            }
+            assert_eq!(staged_files(&m), 0);
         }
-        // The second write removed the first version.
-        let names = std::fs::read_dir(m.get("a", "c", "o").dir())
-            .expect("read dir")
-            .count();
-        assert_eq!(names, 1);
+    });
+}
+
+#[test]
+fn a_linked_write_replaces_a_file_with_its_name() {
+    on_both_drivers(|| async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = manager(dir.path(), false);
+        let df = m.get("a", "c", "o");
+        std::fs::create_dir_all(df.dir()).expect("mkdir");
+        // A same-timestamp version already there (rename would replace it).
+        let data = df.dir().join("0000000004.00000.data");
+        std::fs::write(&data, b"stale").expect("write");
+        let mut w = df.create().await.expect("create");
+        let (r, _) = w.write(b"fresh".to_vec()).await;
+        r.expect("write");
+        let ts = Timestamp::parse("4.00000").expect("ts");
+        w.commit(ts, &Metadata::new()).await.expect("commit");
+        assert_eq!(&std::fs::read(&data).expect("read")[..5], b"fresh");
+    });
+}
+
+#[test]
+fn an_abandoned_write_leaves_nothing_staged() {
+    on_both_drivers(|| async {
+        for named in [false, true] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let m = manager(dir.path(), named);
+            let df = m.get("a", "c", "o");
+            let mut w = df.create().await.expect("create");
+            let (r, _) = w.write(b"partial".to_vec()).await;
+            r.expect("write");
+            drop(w);
+            let w = df.create().await.expect("create");
+            w.abort().await;
+            assert_eq!(staged_files(&m), 0, "named {named}");
+            assert!(matches!(df.open().await, Ok(ObjectState::Missing)));
+        }
+    });
+}
+
+/// The number of names in `dir` once it reaches `want` (the cleanup of
+/// superseded versions runs as its own task), or what it holds after a
+/// few seconds.
+async fn names_settled(dir: &Path, want: usize) -> usize {
+    let count = || std::fs::read_dir(dir).expect("read dir").count();
+    for _ in 0..500 {
+        if count() == want {
+            break;
+        }
+        monoio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    count()
+}
+
+#[test]
+fn an_overwrite_answers_before_the_old_version_is_removed() {
+    on_both_drivers(|| async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = manager(dir.path(), false);
+        let df = m.get("a", "c", "o");
+        for ts in ["1.00000", "2.00000"] {
+            let w = df.create().await.expect("create");
+            let ts = Timestamp::parse(ts).expect("ts");
+            w.commit(ts, &Metadata::new()).await.expect("commit");
+        }
+        let old = df.dir().join("0000000001.00000.data");
+        // Nothing has yielded to the cleanup task yet.
+        assert!(old.exists(), "removed before the answer");
+        assert_eq!(names_settled(df.dir(), 1).await, 1);
+        assert!(!old.exists());
+        match df.open().await.expect("open") {
+            ObjectState::Present(o) => assert_eq!(o.data_timestamp.internal(), "0000000002.00000"),
+            _ => panic!("newest version missing"),
+        }
     });
 }
 
 #[test]
 fn a_commit_that_fails_before_placing_never_starts_the_update() {
     on_both_drivers(|| async {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let m = Rc::new(
-            HashedManager::new(dir.path().to_path_buf(), HashConf::default(), 10).expect("manager"),
-        );
-        let df = m.get("a", "c", "o");
-        // A file where the suffix directory belongs: the hash directory
-        // cannot be made.
-        let suffix = df.dir().parent().expect("suffix dir");
-        std::fs::create_dir_all(suffix.parent().expect("partition dir")).expect("mkdir");
-        std::fs::write(suffix, b"").expect("blocker");
-        let w = df.create().await.expect("create");
-        let tmp = w.tmp_path.clone();
-        let ts = Timestamp::parse("1.00000").expect("ts");
-        let (r, out) = w.commit_with(ts, &Metadata::new(), async { 1 }).await;
-        assert!(r.is_err());
-        assert_eq!(out, None);
-        assert!(!tmp.exists(), "the staged file is removed");
+        for named in [false, true] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let m = manager(dir.path(), named);
+            let df = m.get("a", "c", "o");
+            // A file where the suffix directory belongs: the hash directory
+            // cannot be made.
+            let suffix = df.dir().parent().expect("suffix dir");
+            std::fs::create_dir_all(suffix.parent().expect("partition dir")).expect("mkdir");
+            std::fs::write(suffix, b"").expect("blocker");
+            let w = df.create().await.expect("create");
+            let ts = Timestamp::parse("1.00000").expect("ts");
+            let (r, out) = w.commit_with(ts, &Metadata::new(), async { 1 }).await;
+            assert!(r.is_err());
+            assert_eq!(out, None);
+            assert_eq!(staged_files(&m), 0, "the staged file is removed");
+        }
     });
 }

@@ -12,4 +12,5 @@ pub mod onfile;
 pub mod policies;
 pub mod receive;
 pub mod server;
+pub mod tmpfile;
 pub mod updates;
