@@ -19,6 +19,14 @@ fn staged_files(m: &HashedManager) -> usize {
         .count()
 }
 
+/// A writer for `df` holding `body`, not yet committed.
+async fn staged(df: &HashedDiskFile, body: &[u8]) -> HashedWriter {
+    let mut w = df.create().await.expect("create");
+    let (r, _) = w.write(body.to_vec()).await;
+    r.expect("write");
+    w
+}
+
 #[test]
 fn names_parse_and_sort_newest_first() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -77,9 +85,7 @@ fn the_container_update_runs_once_the_version_is_in_place() {
             let m = manager(dir.path(), named);
             for (n, ts) in [(1, "1.00000"), (2, "2.00000")] {
                 let df = m.get("a", "c", "o");
-                let mut w = df.create().await.expect("create");
-                let (r, _) = w.write(b"hello".to_vec()).await;
-                r.expect("write");
+                let w = staged(&df, b"hello").await;
                 assert_eq!(staged_files(&m), usize::from(named), "named {named}");
                 let ts = Timestamp::parse(ts).expect("ts");
                 let target = df.dir().join(format!("{}.data", ts.internal()));
@@ -102,9 +108,7 @@ fn both_staging_paths_store_the_same_object() {
             let dir = tempfile::tempdir().expect("tempdir");
             let m = manager(dir.path(), named);
             let df = m.get("a", "c", "o");
-            let mut w = df.create().await.expect("create");
-            let (r, _) = w.write(b"hello world".to_vec()).await;
-            r.expect("write");
+            let w = staged(&df, b"hello world").await;
             let mut meta = Metadata::new();
             meta.insert("ETag".into(), "x".into());
             let ts = Timestamp::parse("3.00000").expect("ts");
@@ -137,9 +141,7 @@ fn a_linked_write_replaces_a_file_with_its_name() {
         // A same-timestamp version already there (rename would replace it).
         let data = df.dir().join("0000000004.00000.data");
         std::fs::write(&data, b"stale").expect("write");
-        let mut w = df.create().await.expect("create");
-        let (r, _) = w.write(b"fresh".to_vec()).await;
-        r.expect("write");
+        let w = staged(&df, b"fresh").await;
         let ts = Timestamp::parse("4.00000").expect("ts");
         w.commit(ts, &Metadata::new()).await.expect("commit");
         assert_eq!(&std::fs::read(&data).expect("read")[..5], b"fresh");
@@ -153,9 +155,7 @@ fn an_abandoned_write_leaves_nothing_staged() {
             let dir = tempfile::tempdir().expect("tempdir");
             let m = manager(dir.path(), named);
             let df = m.get("a", "c", "o");
-            let mut w = df.create().await.expect("create");
-            let (r, _) = w.write(b"partial".to_vec()).await;
-            r.expect("write");
+            let w = staged(&df, b"partial").await;
             drop(w);
             let w = df.create().await.expect("create");
             w.abort().await;
