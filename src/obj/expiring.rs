@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 use monoio::fs::OpenOptions;
 
+use super::hashed::fsync_dir;
+
 use serde::{Deserialize, Serialize};
 
 /// Seconds per bucket directory.
@@ -85,12 +87,12 @@ pub async fn record(device_root: &Path, hash: &str, e: &Expiry) -> io::Result<Pa
         let _ = monoio::fs::remove_file(&tmp).await;
         return Err(err);
     }
-    sync_dir(&dir).await?;
+    fsync_dir(&dir).await?;
     if bucket_new {
-        sync_dir(&queue).await?;
+        fsync_dir(&queue).await?;
     }
     if queue_new {
-        sync_dir(device_root).await?;
+        fsync_dir(device_root).await?;
     }
     Ok(target)
 }
@@ -102,18 +104,6 @@ async fn ensure_dir(dir: &Path) -> io::Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e),
     }
-}
-
-/// Fsyncs a directory, making the entries created in it durable.
-async fn sync_dir(dir: &Path) -> io::Result<()> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(dir)
-        .await?;
-    let synced = f.sync_all().await;
-    let closed = f.close().await;
-    synced.and(closed)
 }
 
 /// Every entry due at `now`, oldest first, with its file.

@@ -22,6 +22,7 @@ use super::tmpfile::{self, LinkVia};
 
 #[path = "hashed_writer.rs"]
 mod writer;
+pub(crate) use writer::fsync_dir;
 pub use writer::HashedWriter;
 use writer::Staged;
 

@@ -54,15 +54,17 @@ async fn fsync_dirs(dirs: &[PathBuf]) -> io::Result<()> {
     Ok(())
 }
 
-/// Opens a directory and fsyncs it, making renames and creations in it durable.
-async fn fsync_dir(dir: &Path) -> io::Result<()> {
+/// Opens a directory and fsyncs it through the ring, making renames and
+/// creations in it durable (the object writers and the expirer queue).
+pub(crate) async fn fsync_dir(dir: &Path) -> io::Result<()> {
     let f = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY)
         .open(dir)
         .await?;
-    f.sync_all().await?;
-    f.close().await
+    let synced = f.sync_all().await;
+    let closed = f.close().await;
+    synced.and(closed)
 }
 
 /// Creates `dir` and any missing parents below `root`, returning the

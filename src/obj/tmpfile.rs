@@ -153,6 +153,28 @@ mod tests {
         assert!(target.is_file());
     }
 
+    /// The probe settles on the first way that works, so the fallback is
+    /// tested on its own: each way names an unnamed file with its bytes.
+    #[test]
+    fn each_way_links_the_unnamed_file() {
+        use std::io::Write;
+        use std::os::fd::FromRawFd;
+        let d = tempfile::tempdir().expect("tempdir");
+        for via in [LinkVia::EmptyPath, LinkVia::ProcFd] {
+            let fd = open_unnamed(d.path()).expect("open");
+            // SAFETY: `fd` was just opened and is owned by `f` from here on.
+            let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+            f.write_all(b"body").expect("write");
+            let target = d.path().join(format!("{via:?}.data"));
+            match link(fd, via, &target) {
+                Ok(()) => assert_eq!(std::fs::read(&target).expect("read"), b"body"),
+                // Older kernels allow AT_EMPTY_PATH only with CAP_DAC_READ_SEARCH.
+                Err(e) if via == LinkVia::EmptyPath && e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => panic!("{via:?}: {e}"),
+            }
+        }
+    }
+
     #[test]
     fn a_missing_directory_is_not_a_refusal() {
         let d = tempfile::tempdir().expect("tempdir");
