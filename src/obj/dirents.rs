@@ -1,14 +1,12 @@
-//! Reading a small directory's names with `getdents64` into a stack buffer.
+//! Working in an open directory: reading its names with `getdents64` into
+//! a stack buffer, and opening a listed name without a path walk.
 //!
 //! A GET lists its hash directory; `std::fs::read_dir` costs a 32 KiB heap
 //! buffer, an `Arc` and a `String` per entry on every request. Hash
 //! directories hold a handful of names, so one or two `getdents64` calls
 //! into 4 KiB on the stack read them all.
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 /// Bytes of `getdents64` records fetched per call.
 const BUF_LEN: usize = 4096;
@@ -16,31 +14,6 @@ const BUF_LEN: usize = 4096;
 const RECLEN_AT: usize = 16;
 /// Offset of `d_name` (after `d_reclen` and `d_type`).
 const NAME_AT: usize = 19;
-
-/// Calls `each` with every name in `dir` except `.` and `..`. Returns
-/// `Ok(false)` when the directory does not exist.
-pub fn for_each_name(dir: &Path, mut each: impl FnMut(&[u8])) -> io::Result<bool> {
-    let path = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a directory path"))?;
-    // SAFETY: `path` is a valid NUL-terminated string for the whole call.
-    let fd = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        let e = io::Error::last_os_error();
-        return match e.kind() {
-            io::ErrorKind::NotFound => Ok(false),
-            _ => Err(e),
-        };
-    }
-    let result = for_each_name_in(fd, &mut each);
-    // SAFETY: `fd` was opened above and is closed exactly once.
-    unsafe { libc::close(fd) };
-    result.map(|()| true)
-}
 
 /// Calls `each` with every name in the open directory `fd` except `.` and
 /// `..`, reading from the directory's current position to its end. The
@@ -142,10 +115,16 @@ pub fn open_cached(dirfd: libc::c_int, name: &[u8]) -> io::Result<Option<std::fs
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn names(dir: &Path) -> Vec<String> {
+        use std::os::fd::AsRawFd;
         let mut v = Vec::new();
-        assert!(for_each_name(dir, |n| v.push(String::from_utf8_lossy(n).into_owned())).unwrap());
+        let d = open_dir(dir);
+        for_each_name_in(d.as_raw_fd(), &mut |n: &[u8]| {
+            v.push(String::from_utf8_lossy(n).into_owned())
+        })
+        .unwrap();
         v.sort();
         v
     }
@@ -164,18 +143,6 @@ mod tests {
         want.push("sub".into());
         want.sort();
         assert_eq!(names(d.path()), want);
-    }
-
-    #[test]
-    fn missing_directory_is_not_an_error() {
-        let d = tempfile::tempdir().unwrap();
-        assert!(!for_each_name(&d.path().join("nope"), |_| panic!("no names")).unwrap());
-        let f = d.path().join("file");
-        std::fs::write(&f, b"x").unwrap();
-        assert!(
-            for_each_name(&f, |_| {}).is_err(),
-            "a file is not a directory"
-        );
     }
 
     fn open_dir(dir: &Path) -> std::fs::File {
