@@ -84,6 +84,7 @@ def measure(args):
                 b = get(t, "1MiB", 64, 4)
                 raw[f"{key}_get1m"].append(b["total"]["mb_per_s"])
                 raw[f"{key}_cpu_get1m"].append(b["server_cpu_us_per_op"])
+            stack.settle_after_deletions()
             pk.log("durable create rate, PUT 4 KiB c1 and c32, PUT 1 MiB, MD5")
             raw["durable_1"].append(pk.durable_create_rate(stack.dir, 1, secs=2, cpu=srv))
             for c, key in ((1, "paco_put4k_c1"), (32, "paco_put4k_c32")):

@@ -326,6 +326,7 @@ def main():
                 targets.append(pk.Nginx(stack, srv))
             else:
                 sys.exit(f"unknown target {name}")
+        stack.settle_after_deletions()
         started = time.time()
         if not args.no_limits:
             run_limits(args, stack, res)

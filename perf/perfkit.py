@@ -362,6 +362,8 @@ http {{
 
 
 TRASH_SUFFIX = ".trash"
+# ext4's dirty_expire_centisecs default (30 s), plus a margin.
+DELETION_SETTLE_SECS = 35
 
 
 class Stack:
@@ -376,6 +378,7 @@ class Stack:
         # finishes whatever an earlier run left behind.
         self.background_cleanup = background_cleanup
         self._finish_earlier_cleanup(base, prefix)
+        self.started = time.monotonic()
         self.dir = tempfile.mkdtemp(prefix=prefix, dir=base)
         self.servers = []
         self._closed = False
@@ -392,6 +395,19 @@ class Stack:
             shutil.rmtree(d, ignore_errors=True)
         if trash:
             subprocess.run(["sync"], check=False)
+
+    def settle_after_deletions(self, secs=DELETION_SETTLE_SECS):
+        """Waits until `secs` have passed since this run started.
+
+        On ext4 without a journal, creating an inode within
+        dirty_expire_centisecs (30 s) of mass deletions scans the recently
+        deleted inodes first: a create then takes about 1 ms instead of
+        60-90 us. Whatever ran just before (an earlier run's cleanup, a test
+        suite removing its temp dirs) would otherwise set the PUT rates."""
+        left = secs - (time.monotonic() - self.started)
+        if left > 0:
+            log(f"waiting {left:.0f} s for recent deletions to settle before the PUT phase")
+            time.sleep(left)
 
     def _on_signal(self, signum, _frame):
         self.close()

@@ -1,14 +1,12 @@
-//! Reading a small directory's names with `getdents64` into a stack buffer.
+//! Working in an open directory: reading its names with `getdents64` into
+//! a stack buffer, and opening a listed name without a path walk.
 //!
 //! A GET lists its hash directory; `std::fs::read_dir` costs a 32 KiB heap
 //! buffer, an `Arc` and a `String` per entry on every request. Hash
 //! directories hold a handful of names, so one or two `getdents64` calls
 //! into 4 KiB on the stack read them all.
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 /// Bytes of `getdents64` records fetched per call.
 const BUF_LEN: usize = 4096;
@@ -17,32 +15,10 @@ const RECLEN_AT: usize = 16;
 /// Offset of `d_name` (after `d_reclen` and `d_type`).
 const NAME_AT: usize = 19;
 
-/// Calls `each` with every name in `dir` except `.` and `..`. Returns
-/// `Ok(false)` when the directory does not exist.
-pub fn for_each_name(dir: &Path, mut each: impl FnMut(&[u8])) -> io::Result<bool> {
-    let path = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a directory path"))?;
-    // SAFETY: `path` is a valid NUL-terminated string for the whole call.
-    let fd = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        let e = io::Error::last_os_error();
-        return match e.kind() {
-            io::ErrorKind::NotFound => Ok(false),
-            _ => Err(e),
-        };
-    }
-    let result = read_all(fd, &mut each);
-    // SAFETY: `fd` was opened above and is closed exactly once.
-    unsafe { libc::close(fd) };
-    result.map(|()| true)
-}
-
-fn read_all(fd: libc::c_int, each: &mut impl FnMut(&[u8])) -> io::Result<()> {
+/// Calls `each` with every name in the open directory `fd` except `.` and
+/// `..`, reading from the directory's current position to its end. The
+/// caller opens and closes `fd` (through the ring, on the GET path).
+pub fn for_each_name_in(fd: libc::c_int, each: &mut impl FnMut(&[u8])) -> io::Result<()> {
     let mut buf = [0u8; BUF_LEN];
     loop {
         // SAFETY: the kernel writes at most BUF_LEN bytes into `buf`.
@@ -89,13 +65,66 @@ fn parse_records(mut recs: &[u8], each: &mut impl FnMut(&[u8])) -> io::Result<()
     Ok(())
 }
 
+/// Longest name [`open_cached`] takes (object file names are a timestamp
+/// and an extension, under 40 bytes).
+const NAME_MAX_CACHED: usize = 127;
+
+/// Opens `name` in the directory `dirfd` for reading, only when the kernel
+/// can resolve it from its caches (`openat2` with `RESOLVE_CACHED`): it
+/// never waits for the disk. `Ok(None)` means the caller must open it some
+/// other way: the lookup needs I/O, or the kernel lacks `openat2` or the
+/// flag, or the name is unusually long.
+pub fn open_cached(dirfd: libc::c_int, name: &[u8]) -> io::Result<Option<std::fs::File>> {
+    if name.len() > NAME_MAX_CACHED || name.contains(&0) {
+        return Ok(None);
+    }
+    let mut path = [0u8; NAME_MAX_CACHED + 1];
+    path[..name.len()].copy_from_slice(name);
+    // SAFETY: open_how is plain data; all-zero is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_CACHED | libc::RESOLVE_BENEATH;
+    // SAFETY: `path` is NUL-terminated and outlives the call; `how` is a
+    // valid open_how of the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            // Needs I/O; or no openat2 / RESOLVE_CACHED (before 5.12), or
+            // a seccomp filter refusing it.
+            Some(libc::EAGAIN | libc::ENOSYS | libc::EINVAL | libc::EPERM | libc::E2BIG) => {
+                Ok(None)
+            }
+            _ => Err(e),
+        };
+    }
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    Ok(Some(unsafe {
+        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd as libc::c_int)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn names(dir: &Path) -> Vec<String> {
+        use std::os::fd::AsRawFd;
         let mut v = Vec::new();
-        assert!(for_each_name(dir, |n| v.push(String::from_utf8_lossy(n).into_owned())).unwrap());
+        let d = open_dir(dir);
+        for_each_name_in(d.as_raw_fd(), &mut |n: &[u8]| {
+            v.push(String::from_utf8_lossy(n).into_owned())
+        })
+        .unwrap();
         v.sort();
         v
     }
@@ -116,16 +145,45 @@ mod tests {
         assert_eq!(names(d.path()), want);
     }
 
+    fn open_dir(dir: &Path) -> std::fs::File {
+        std::fs::File::open(dir).expect("open dir")
+    }
+
     #[test]
-    fn missing_directory_is_not_an_error() {
+    fn opens_a_cached_name_relative_to_the_directory() {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
         let d = tempfile::tempdir().unwrap();
-        assert!(!for_each_name(&d.path().join("nope"), |_| panic!("no names")).unwrap());
-        let f = d.path().join("file");
-        std::fs::write(&f, b"x").unwrap();
+        std::fs::write(d.path().join("0000000001.00000.data"), b"body").unwrap();
+        let dir = open_dir(d.path());
+        // The write above left the name in the dentry cache.
+        let mut f = open_cached(dir.as_raw_fd(), b"0000000001.00000.data")
+            .expect("no error")
+            .expect("resolved from the caches");
+        let mut got = String::new();
+        f.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "body");
+    }
+
+    #[test]
+    fn open_cached_never_leaves_the_directory_and_declines_long_names() {
+        use std::os::fd::AsRawFd;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("outside"), b"x").unwrap();
+        let sub = open_dir(&d.path().join("sub"));
         assert!(
-            for_each_name(&f, |_| {}).is_err(),
-            "a file is not a directory"
+            !matches!(open_cached(sub.as_raw_fd(), b"../outside"), Ok(Some(_))),
+            "RESOLVE_BENEATH refuses a name leaving the directory"
         );
+        let long = vec![b'a'; NAME_MAX_CACHED + 1];
+        assert!(open_cached(sub.as_raw_fd(), &long).unwrap().is_none());
+        assert!(open_cached(sub.as_raw_fd(), b"a\0b").unwrap().is_none());
+        match open_cached(sub.as_raw_fd(), b"missing") {
+            Ok(None) => {}
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::NotFound),
+            Ok(Some(_)) => panic!("opened a missing name"),
+        }
     }
 
     #[test]

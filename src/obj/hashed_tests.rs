@@ -27,6 +27,21 @@ async fn staged(df: &HashedDiskFile, body: &[u8]) -> HashedWriter {
     w
 }
 
+/// Lists `dir` on both drivers, checking that both agree.
+fn listed(dir: &Path) -> io::Result<Listing> {
+    let results = std::cell::RefCell::new(Vec::new());
+    on_both_drivers(|| async { results.borrow_mut().push(list_dir(dir).await) });
+    let mut results = results.into_inner();
+    let second = results.pop().expect("second driver");
+    let first = results.pop().expect("first driver");
+    match (&first, &second) {
+        (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "drivers agree"),
+        (Err(a), Err(b)) => assert_eq!(a.kind(), b.kind(), "drivers agree"),
+        _ => panic!("drivers disagree: {first:?} / {second:?}"),
+    }
+    first
+}
+
 #[test]
 fn names_parse_and_sort_newest_first() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -39,7 +54,7 @@ fn names_parse_and_sort_newest_first() {
     ] {
         std::fs::write(dir.path().join(n), b"").expect("write");
     }
-    let l = list_dir(dir.path()).expect("list");
+    let l = listed(dir.path()).expect("list");
     assert_eq!(l.newest.map(|n| n.1), Some(Ext::Data));
     assert_eq!(
         l.newest.map(|n| n.0.internal()),
@@ -69,12 +84,43 @@ fn tombstone_hides_older_data_and_meta() {
     ] {
         std::fs::write(dir.path().join(n), b"").expect("write");
     }
-    let l = list_dir(dir.path()).expect("list");
+    let l = listed(dir.path()).expect("list");
     assert_eq!(l.newest.map(|n| n.1), Some(Ext::Tombstone));
     assert_eq!(l.newest_name.as_deref(), Some("0000000002.00000.ts"));
     assert_eq!(l.meta, None);
     assert_eq!(l.meta_name, None);
     assert_eq!(l.obsolete.len(), 2);
+}
+
+#[test]
+fn listed_files_open_relative_to_the_directory_or_by_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("0000000001.00000.data"), b"one").expect("write");
+    on_both_drivers(|| async {
+        let (handle, listing) = open_dir(dir.path()).await.expect("list");
+        let name = listing.newest_name.expect("listed");
+        // Relative to the open directory, and by path (the way taken when
+        // the kernel would need the disk to resolve the name).
+        for h in [handle.as_ref(), None] {
+            let f = open_listed(h, dir.path(), &name).await.expect("open");
+            let (r, buf) = f.read_at(Vec::with_capacity(16), 0).await;
+            assert_eq!(r.expect("read"), 3);
+            assert_eq!(buf, b"one");
+        }
+        let gone = open_listed(handle.as_ref(), dir.path(), "0000000002.00000.data").await;
+        assert_eq!(gone.err().map(|e| e.kind()), Some(io::ErrorKind::NotFound));
+    });
+}
+
+#[test]
+fn a_missing_hash_dir_lists_empty_and_a_file_in_its_place_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = listed(&dir.path().join("absent")).expect("missing is not an error");
+    assert!(l.newest.is_none() && l.meta.is_none() && l.obsolete.is_empty());
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").expect("write");
+    let e = listed(&file).expect_err("a file is not a hash directory");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR));
 }
 
 #[test]

@@ -29,7 +29,7 @@ use super::{list_dir, Ext};
 /// only remove files that are obsolete for it too (a version never becomes
 /// current again once a newer one exists).
 async fn remove_obsolete(dir: PathBuf) {
-    if let Ok(listing) = list_dir(&dir) {
+    if let Ok(listing) = list_dir(&dir).await {
         for name in listing.obsolete {
             let _ = monoio::fs::remove_file(dir.join(name)).await;
         }

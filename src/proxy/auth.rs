@@ -2,6 +2,7 @@
 //! tokens are self-validating (HMAC-signed, with an expiry), so every worker
 //! thread checks them without shared state or locks.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -15,19 +16,20 @@ type HmacSha256 = Hmac<Sha256>;
 /// Token prefix, as tempauth's (`AUTH_tk...`).
 const TOKEN_PREFIX: &str = "tk";
 
-/// The identity a valid token carries.
+/// The identity a valid token carries. Every request with a token gets a
+/// copy, so the names are shared, not copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// `account:user`.
-    pub user: String,
+    pub user: Arc<str>,
     /// The user's own account name (`AUTH_<account>`).
-    pub account: String,
+    pub account: Arc<str>,
     /// May do anything to its own account.
     pub account_admin: bool,
     /// May do anything to every account.
     pub reseller_admin: bool,
     /// All groups: `account:user`, `account`, and the configured ones.
-    pub groups: Vec<String>,
+    pub groups: Arc<[String]>,
     /// The request also carried a valid `X-Service-Token` of a user in the
     /// service group, which service accounts (`SERVICE_<account>`) require.
     pub service_token: bool,
@@ -185,7 +187,7 @@ impl TempAuth {
     pub fn is_owner(&self, who: &AuthResult, account: &str) -> bool {
         match who {
             AuthResult::User(id) => {
-                if id.reseller_admin || (id.account_admin && id.account == account) {
+                if id.reseller_admin || (id.account_admin && &*id.account == account) {
                     return true;
                 }
                 // A service account belongs to the same user, but only when a
@@ -262,11 +264,11 @@ fn identity(reseller_prefix: &str, u: &TempAuthUser) -> Identity {
     let mut groups = vec![format!("{}:{}", u.account, u.user), u.account.clone()];
     groups.extend(u.groups.iter().cloned());
     Identity {
-        user: format!("{}:{}", u.account, u.user),
-        account: format!("{reseller_prefix}{}", u.account),
+        user: format!("{}:{}", u.account, u.user).into(),
+        account: format!("{reseller_prefix}{}", u.account).into(),
         account_admin: u.groups.iter().any(|g| g == ".admin"),
         reseller_admin: u.groups.iter().any(|g| g == ".reseller_admin"),
-        groups,
+        groups: groups.into(),
         service_token: false,
     }
 }

@@ -20,9 +20,10 @@ use crate::http::Response;
 use super::mw::SwiftRequest;
 use super::Proxy;
 
-/// `(account, container)` → the live container, or `None` when it does not
-/// exist (a miss is remembered too, as Swift caches 404 info).
-type Containers = HashMap<(String, String), Option<Rc<ContainerInfo>>>;
+/// account → container → the live container, or `None` when it does not
+/// exist (a miss is remembered too, as Swift caches 404 info). Nested so a
+/// lookup borrows the names instead of building a key.
+type Containers = HashMap<String, HashMap<String, Option<Rc<ContainerInfo>>>>;
 
 /// Container and account info of one client request.
 #[derive(Debug, Default)]
@@ -52,9 +53,9 @@ impl InfoCache {
 
     /// Forgets `container` (after a write to it changed its state).
     pub fn forget_container(&self, account: &str, container: &str) {
-        self.containers
-            .borrow_mut()
-            .remove(&(account.to_string(), container.to_string()));
+        if let Some(m) = self.containers.borrow_mut().get_mut(account) {
+            m.remove(container);
+        }
     }
 
     /// Forgets `account` (after a write to it, or an autocreate).
@@ -65,7 +66,8 @@ impl InfoCache {
     fn container(&self, account: &str, container: &str) -> Option<Option<Rc<ContainerInfo>>> {
         self.containers
             .borrow()
-            .get(&(account.to_string(), container.to_string()))
+            .get(account)
+            .and_then(|m| m.get(container))
             .cloned()
     }
 
@@ -73,7 +75,9 @@ impl InfoCache {
         if !self.disabled {
             self.containers
                 .borrow_mut()
-                .insert((account.to_string(), container.to_string()), info);
+                .entry(account.to_string())
+                .or_default()
+                .insert(container.to_string(), info);
         }
     }
 }
@@ -183,7 +187,7 @@ mod tests {
                 account: "AUTH_a".into(),
                 account_admin: true,
                 reseller_admin: false,
-                groups: vec!["a:u".into(), "a".into()],
+                groups: vec!["a:u".into(), "a".into()].into(),
                 service_token: false,
             })),
             preauthed: false,

@@ -18,7 +18,9 @@ pub struct SwiftPath {
 
 /// Percent-decodes a raw path; Swift refuses invalid UTF-8 and NUL with 412.
 pub fn decode(raw: &str) -> Result<String, Response> {
-    let bytes: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
+    // Decoding never lengthens: one allocation, sized once.
+    let mut bytes = Vec::with_capacity(raw.len());
+    bytes.extend(percent_encoding::percent_decode_str(raw));
     match String::from_utf8(bytes) {
         Ok(s) if check_utf8_name(&s) => Ok(s),
         _ => Err(Response::text(412, "Invalid UTF8 or contains NULL")),

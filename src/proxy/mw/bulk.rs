@@ -518,7 +518,7 @@ pub(super) mod tests {
             account: "AUTH_admin".into(),
             account_admin: true,
             reseller_admin: true,
-            groups: vec![".reseller_admin".into()],
+            groups: vec![".reseller_admin".into()].into(),
             service_token: false,
         });
         let req = SwiftRequest {
