@@ -323,11 +323,8 @@ pub async fn write_response(
         _ => None,
     };
     let result = write_response_inner(conn, req, resp, keep_alive, trans_id).await;
-    // Closed with an awaited close: monoio closes a dropped file with a
-    // CLOSE it then cancels (ASYNC_CANCEL), and the cancel walks every io-wq
-    // worker of the ring — 11% of a 4 KiB GET's instructions.
-    if let Some(Ok(file)) = file.map(Rc::try_unwrap) {
-        let _ = file.close().await;
+    if let Some(file) = file {
+        crate::obj::diskfile::close_file(file).await;
     }
     result
 }

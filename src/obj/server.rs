@@ -357,13 +357,26 @@ impl ObjectServer {
 
     async fn get(&self, df: &impl DiskFile, req: &ObjRequest<'_>) -> Response {
         let obj = match df.open().await {
-            Ok(ObjectState::Present(o)) if !is_expired(&o.metadata) => o,
+            Ok(ObjectState::Present(o)) => o,
             Ok(_) => return Response::status(404),
             Err(e) => return error_response(&e),
         };
+        // A body response holds its own reference to the file (closed once
+        // sent); an answer without one closes it here.
+        let resp = if is_expired(&obj.metadata) {
+            Response::status(404)
+        } else {
+            Self::read_response(&obj, req)
+        };
+        obj.close().await;
+        resp
+    }
+
+    /// The answer to a GET or HEAD of the open object `obj`.
+    fn read_response(obj: &OpenObject, req: &ObjRequest<'_>) -> Response {
         let etag = obj.metadata.get("ETag").cloned().unwrap_or_default();
         let ts = obj.newest_timestamp();
-        let mut headers = object_headers(&obj, ts);
+        let mut headers = object_headers(obj, ts);
         // 304 and 412 keep the object's headers (as Swift's do), so the
         // proxy's large-object and symlink modules still see what it is.
         match conditional::evaluate(req.headers, &etag, ts.ceil_secs(), true) {
@@ -480,14 +493,16 @@ impl ObjectServer {
         };
         match df.open().await {
             Ok(ObjectState::Present(o)) => {
-                if o.newest_timestamp() >= ts {
-                    return conflict(o.newest_timestamp());
+                let (newest, expired) = (o.newest_timestamp(), is_expired(&o.metadata));
+                o.close().await;
+                if newest >= ts {
+                    return conflict(newest);
                 }
                 if req
                     .headers
                     .get("if-none-match")
                     .is_some_and(|v| v.trim() == "*")
-                    && !is_expired(&o.metadata)
+                    && !expired
                 {
                     return Response::status(412);
                 }
@@ -582,13 +597,21 @@ impl ObjectServer {
             Ok(t) => t,
             Err(r) => return r,
         };
-        let obj = match df.open().await {
-            Ok(ObjectState::Present(o)) if !is_expired(&o.metadata) => o,
+        let mut obj = match df.open().await {
+            Ok(ObjectState::Present(o)) => o,
             Ok(_) => return Response::status(404),
             Err(e) => return error_response(&e),
         };
-        if obj.newest_timestamp() >= ts {
-            return conflict(obj.newest_timestamp());
+        // Only what was read from the file is needed from here on.
+        let newest = obj.newest_timestamp();
+        let size = obj.content_length;
+        let stored = std::mem::take(&mut obj.metadata);
+        obj.close().await;
+        if is_expired(&stored) {
+            return Response::status(404);
+        }
+        if newest >= ts {
+            return conflict(newest);
         }
         let mut meta = Metadata::new();
         meta.insert("X-Timestamp".into(), ts.internal());
@@ -604,7 +627,7 @@ impl ObjectServer {
         // A POST without Content-Type keeps the one an earlier POST set
         // (the new .meta replaces the old one), as Swift's object server.
         if !req.headers.contains("content-type") {
-            if let Some(ct) = obj.metadata.get("Content-Type") {
+            if let Some(ct) = stored.get("Content-Type") {
                 meta.insert("Content-Type".into(), ct.clone());
             }
         }
@@ -615,15 +638,14 @@ impl ObjectServer {
         // POST's time as the row's last-modified).
         if let Some(ctype) = req.headers.get("content-type") {
             let mut update = ContainerUpdate {
-                size: obj.content_length,
+                size,
                 content_type: ctype.to_string(),
-                etag: obj.metadata.get("ETag").cloned().unwrap_or_default(),
+                etag: stored.get("ETag").cloned().unwrap_or_default(),
                 ..listing_row(req, ts, policy_index)
             };
             // Overrides stored with the data (symlinks, versions) keep
             // shaping the listing row; the new Content-Type still wins.
-            let pairs: Vec<(&str, &str)> = obj
-                .metadata
+            let pairs: Vec<(&str, &str)> = stored
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .filter(|(k, _)| !k.to_ascii_lowercase().ends_with("-content-type"))
@@ -636,7 +658,7 @@ impl ObjectServer {
         // As Swift's object server: the stored sysmeta comes back with a
         // POST, so proxy modules (symlinks) learn what they posted to.
         let mut r = Response::status(202);
-        for (k, v) in obj.metadata.iter() {
+        for (k, v) in stored.iter() {
             if k.to_ascii_lowercase().starts_with("x-object-sysmeta-") {
                 r.headers.set(k.as_str(), v.as_str());
             }
@@ -664,19 +686,20 @@ impl ObjectServer {
         };
         let existed = match df.open().await {
             Ok(ObjectState::Present(o)) => {
-                if o.newest_timestamp() >= ts {
-                    return conflict(o.newest_timestamp());
+                let newest = o.newest_timestamp();
+                let stored_at = o
+                    .metadata
+                    .get("X-Delete-At")
+                    .and_then(|v| v.parse::<i64>().ok());
+                let expired = is_expired(&o.metadata);
+                o.close().await;
+                if newest >= ts {
+                    return conflict(newest);
                 }
-                if let Some(at) = if_delete_at {
-                    let stored = o
-                        .metadata
-                        .get("X-Delete-At")
-                        .and_then(|v| v.parse::<i64>().ok());
-                    if stored != Some(at) {
-                        return Response::status(412);
-                    }
+                if if_delete_at.is_some_and(|at| stored_at != Some(at)) {
+                    return Response::status(412);
                 }
-                !is_expired(&o.metadata)
+                !expired
             }
             Ok(_) if if_delete_at.is_some() => return Response::status(412),
             Ok(ObjectState::Deleted(t)) if t >= ts => return conflict(t),
