@@ -4,12 +4,30 @@
 use super::*;
 use crate::runtime::on_both_drivers;
 
-/// A manager for a new device in `dir`, staging writes unnamed (where the
-/// filesystem allows, as on every filesystem these tests run on) or named.
+/// A manager for a new device in `dir`, staging writes unnamed or named.
 fn manager(dir: &Path, named: bool) -> Rc<HashedManager> {
     let m = HashedManager::new(dir.to_path_buf(), HashConf::default(), 10).expect("manager");
-    assert!(m.link.is_some(), "O_TMPFILE unavailable where tests run");
+    assert!(
+        named || m.link.is_some(),
+        "unnamed staging asked for without O_TMPFILE"
+    );
     Rc::new(if named { m.with_named_staging() } else { m })
+}
+
+/// The staging ways to test in `dir`: unnamed and named where the
+/// filesystem takes `O_TMPFILE` (ext4, XFS and tmpfs do), only named where
+/// it does not (overlayfs before Linux 6.6), with a note that the unnamed
+/// way went untested.
+fn staging_ways(dir: &Path) -> &'static [bool] {
+    if super::tmpfile::probe(dir).is_some() {
+        &[false, true]
+    } else {
+        eprintln!(
+            "O_TMPFILE unavailable in {}: unnamed staging untested",
+            dir.display()
+        );
+        &[true]
+    }
 }
 
 /// The files in the device's `tmp/`.
@@ -126,7 +144,7 @@ fn a_missing_hash_dir_lists_empty_and_a_file_in_its_place_is_an_error() {
 #[test]
 fn the_container_update_runs_once_the_version_is_in_place() {
     on_both_drivers(|| async {
-        for named in [false, true] {
+        for &named in staging_ways(&std::env::temp_dir()) {
             let dir = tempfile::tempdir().expect("tempdir");
             let m = manager(dir.path(), named);
             for (n, ts) in [(1, "1.00000"), (2, "2.00000")] {
@@ -150,7 +168,7 @@ fn the_container_update_runs_once_the_version_is_in_place() {
 #[test]
 fn both_staging_paths_store_the_same_object() {
     on_both_drivers(|| async {
-        for named in [false, true] {
+        for &named in staging_ways(&std::env::temp_dir()) {
             let dir = tempfile::tempdir().expect("tempdir");
             let m = manager(dir.path(), named);
             let df = m.get("a", "c", "o");
@@ -181,6 +199,9 @@ fn both_staging_paths_store_the_same_object() {
 fn a_linked_write_replaces_a_file_with_its_name() {
     on_both_drivers(|| async {
         let dir = tempfile::tempdir().expect("tempdir");
+        if !staging_ways(dir.path()).contains(&false) {
+            return; // no link without O_TMPFILE: a rename replaces names
+        }
         let m = manager(dir.path(), false);
         let df = m.get("a", "c", "o");
         std::fs::create_dir_all(df.dir()).expect("mkdir");
@@ -197,7 +218,7 @@ fn a_linked_write_replaces_a_file_with_its_name() {
 #[test]
 fn an_abandoned_write_leaves_nothing_staged() {
     on_both_drivers(|| async {
-        for named in [false, true] {
+        for &named in staging_ways(&std::env::temp_dir()) {
             let dir = tempfile::tempdir().expect("tempdir");
             let m = manager(dir.path(), named);
             let df = m.get("a", "c", "o");
@@ -229,7 +250,7 @@ async fn names_settled(dir: &Path, want: usize) -> usize {
 fn an_overwrite_answers_before_the_old_version_is_removed() {
     on_both_drivers(|| async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let m = manager(dir.path(), false);
+        let m = manager(dir.path(), staging_ways(dir.path())[0]);
         let df = m.get("a", "c", "o");
         for ts in ["1.00000", "2.00000"] {
             let w = df.create().await.expect("create");
@@ -251,7 +272,7 @@ fn an_overwrite_answers_before_the_old_version_is_removed() {
 #[test]
 fn a_commit_that_fails_before_placing_never_starts_the_update() {
     on_both_drivers(|| async {
-        for named in [false, true] {
+        for &named in staging_ways(&std::env::temp_dir()) {
             let dir = tempfile::tempdir().expect("tempdir");
             let m = manager(dir.path(), named);
             let df = m.get("a", "c", "o");
