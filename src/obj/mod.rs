@@ -12,5 +12,6 @@ pub mod onfile;
 pub mod policies;
 pub mod receive;
 pub mod server;
+mod server_get;
 pub mod tmpfile;
 pub mod updates;
