@@ -208,7 +208,7 @@ async fn close_dir(handle: Option<File>) {
 async fn open_dir(dir: &Path) -> io::Result<(Option<File>, Listing)> {
     // readdir has no io_uring op, but open and close do: only the
     // getdents64 calls are syscalls of their own (a hash directory holds a
-    // handful of names), and the close is not waited for.
+    // handful of names). The caller closes it with `close_dir`.
     let handle = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
