@@ -324,7 +324,7 @@ pub async fn write_response(
     };
     let result = write_response_inner(conn, req, resp, keep_alive, trans_id).await;
     if let Some(file) = file {
-        crate::obj::diskfile::close_file(file).await;
+        crate::runtime::closing::close_shared(file).await;
     }
     result
 }

@@ -73,22 +73,11 @@ pub struct OpenObject {
     pub meta_timestamp: Option<Timestamp>,
 }
 
-/// Closes `file` through the ring and waits for it, when this is its last
-/// holder. Dropping a monoio file instead submits its close followed by an
-/// `ASYNC_CANCEL` of that close, and the kernel's cancel walks every io-wq
-/// worker of the ring (measured at 11–17% of a 4 KiB GET's CPU).
-pub async fn close_file(file: Rc<monoio::fs::File>) {
-    if let Ok(f) = Rc::try_unwrap(file) {
-        // Opened for reading: a failed close loses nothing.
-        let _ = f.close().await;
-    }
-}
-
 impl OpenObject {
-    /// Lets go of the object's file (see [`close_file`]); what was read
-    /// from it stays usable by whoever moved it out first.
+    /// Lets go of the object's file by an awaited close, not a drop (see
+    /// `runtime::closing`); a response body still holding it closes it.
     pub async fn close(self) {
-        close_file(self.file).await;
+        crate::runtime::closing::close_shared(self.file).await;
     }
 
     /// The newest of the data and POST timestamps: what a later write must beat.

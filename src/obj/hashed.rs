@@ -14,6 +14,7 @@ use monoio::fs::{File, OpenOptions};
 
 use crate::common::hash::{hash_hex, hash_path, partition, HashConf};
 use crate::common::timestamp::Timestamp;
+use crate::runtime::closing::close_read_only;
 
 use super::direct::DirectIo;
 use super::dirents;
@@ -191,14 +192,11 @@ async fn list_dir(dir: &Path) -> io::Result<Listing> {
     Ok(listing)
 }
 
-/// Closes a directory opened by [`open_dir`] through the ring, waiting for
-/// it: dropping a monoio file instead submits its close and then an
-/// `ASYNC_CANCEL` for that close, which makes the kernel walk every io-wq
-/// worker (17% of a 4 KiB GET's CPU when measured).
+/// Closes a directory opened by [`open_dir`] by an awaited close, not a
+/// drop (see `runtime::closing`).
 async fn close_dir(handle: Option<File>) {
     if let Some(h) = handle {
-        // Nothing was written through it: a failed close loses nothing.
-        let _ = h.close().await;
+        close_read_only(h).await;
     }
 }
 
@@ -350,7 +348,7 @@ impl HashedDiskFile {
             let (mut meta, content_length, head) = read_file_metadata(&file).await?;
             if let Some(mf) = meta_file {
                 let (post, _, _) = read_file_metadata(&mf).await?;
-                let _ = mf.close().await;
+                close_read_only(mf).await;
                 apply_post(&mut meta, post);
             }
             Ok(ObjectState::Present(OpenObject {
@@ -388,7 +386,7 @@ impl HashedDiskFile {
             Some(name) => match open_listed(handle, &self.dir, name).await {
                 Ok(f) => Some(f),
                 Err(e) => {
-                    let _ = file.close().await;
+                    close_read_only(file).await;
                     return Err(e.into());
                 }
             },

@@ -2,6 +2,7 @@
 //! own monoio runtime and its own `SO_REUSEPORT` listener, serving every
 //! connection it accepts from start to end on that thread.
 
+pub mod closing;
 pub mod iowq;
 pub mod shutdown;
 
