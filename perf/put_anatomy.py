@@ -100,8 +100,9 @@ def main():
         paco = pk.Paco(stack, binary, srv)
         for threads in (1, 32):
             out = os.path.join(scratch, f"raw{threads}.data")
+            # As scripts/perf-check: one thread on the node's CPU, 32 free.
             rate, text = recorded(out, lambda t=threads: pk.durable_create_rate(
-                stack.dir, t, secs=args.secs))
+                stack.dir, t, secs=args.secs, cpu=srv if t == 1 else None))
             rows.append((f"raw create, {threads} thread{'s' if threads > 1 else ''}",
                          rate, rate * args.secs, tally(text)))
         for conc in (1, 32):

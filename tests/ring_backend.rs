@@ -191,7 +191,48 @@ fn refusals(driver: &str) {
     node.stop();
 }
 
+/// What a PUT stores with an object (user metadata, the allowed headers,
+/// sysmeta, in any case) comes back on GET, and nothing else; a POST
+/// answers with the stored sysmeta, as Swift's object server does, so proxy
+/// modules learn what they posted to.
+fn stored_headers(driver: &str) {
+    let (node, port) = start(driver);
+    let object = "/sda1/3/AUTH_s/c/o";
+    let r = breq(
+        port,
+        "PUT",
+        object,
+        &[
+            ("X-Timestamp", "1700000001.00000"),
+            ("Content-Length", "2"),
+            ("x-object-sysmeta-shape", "round"),
+            ("X-Object-Meta-Kind", "cat"),
+            ("Content-Disposition", "inline"),
+            ("X-Unstored-Thing", "no"),
+        ],
+        b"ok",
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = expect(port, "GET", object, &[], 200);
+    assert_eq!(r.header("X-Object-Sysmeta-Shape"), Some("round"));
+    assert_eq!(r.header("X-Object-Meta-Kind"), Some("cat"));
+    assert_eq!(r.header("Content-Disposition"), Some("inline"));
+    assert_eq!(r.header("X-Unstored-Thing"), None);
+    let post = [
+        ("X-Timestamp", "1700000002.00000"),
+        ("X-Object-Meta-Kind", "dog"),
+    ];
+    let r = expect(port, "POST", object, &post, 202);
+    assert_eq!(r.header("X-Object-Sysmeta-Shape"), Some("round"));
+    assert_eq!(r.header("X-Object-Meta-Kind"), None);
+    let r = expect(port, "HEAD", object, &[], 200);
+    assert_eq!(r.header("X-Object-Meta-Kind"), Some("dog"));
+    assert_eq!(r.header("X-Object-Sysmeta-Shape"), Some("round"));
+    node.stop();
+}
+
 driver_tests! {
     fn account_container_object;
     fn refusals;
+    fn stored_headers;
 }

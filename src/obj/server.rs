@@ -103,13 +103,23 @@ pub fn apply_update_overrides<'a>(
     }
 }
 
-pub(super) fn is_user_meta(k: &str) -> bool {
+fn is_user_meta(k: &str) -> bool {
     starts_with_ignore_case(k, "x-object-meta-")
         || starts_with_ignore_case(k, "x-object-transient-sysmeta-")
 }
 
-pub(super) fn is_allowed(k: &str) -> bool {
+fn is_allowed(k: &str) -> bool {
     ALLOWED_HEADERS.iter().any(|a| a.eq_ignore_ascii_case(k))
+}
+
+fn is_sysmeta(k: &str) -> bool {
+    starts_with_ignore_case(k, "x-object-sysmeta-")
+}
+
+/// Whether a PUT's header `k` is stored with the object, and so returned
+/// by its GET and HEAD.
+pub(super) fn is_stored_header(k: &str) -> bool {
+    is_user_meta(k) || is_allowed(k) || is_sysmeta(k)
 }
 
 /// Whether a POST replaces this key (user metadata and the allowed headers
@@ -432,7 +442,7 @@ impl ObjectServer {
         meta.insert("ETag".into(), etag.clone());
         meta.insert(CRC_KEY.into(), format!("{:08x}", received.crc32));
         for (k, v) in req.headers.iter() {
-            if is_user_meta(k) || is_allowed(k) || starts_with_ignore_case(k, "x-object-sysmeta-") {
+            if is_stored_header(k) {
                 meta.insert(crate::http::headers::title_case(k), v.to_string());
             }
         }
@@ -532,7 +542,7 @@ impl ObjectServer {
         // POST, so proxy modules (symlinks) learn what they posted to.
         let mut r = Response::status(202);
         for (k, v) in stored.iter() {
-            if k.to_ascii_lowercase().starts_with("x-object-sysmeta-") {
+            if is_sysmeta(k) {
                 r.headers.set(k.as_str(), v.as_str());
             }
         }

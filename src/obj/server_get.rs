@@ -4,7 +4,6 @@
 
 use crate::common::timestamp::Timestamp;
 use crate::http::conditional::{self, Precondition};
-use crate::http::headers::starts_with_ignore_case;
 use crate::http::range::{self, RangeOutcome};
 use crate::http::response::{FileBody, Part};
 use crate::http::{Body, Headers, Response};
@@ -12,7 +11,7 @@ use crate::http::{Body, Headers, Response};
 use super::diskfile::{DiskFile, ObjectState, OpenObject};
 use super::metadata::Metadata;
 use super::server::{
-    error_response, is_allowed, is_expired, is_user_meta, ObjRequest, ObjectServer, RAW_KEY,
+    error_response, is_expired, is_stored_header, ObjRequest, ObjectServer, RAW_KEY,
 };
 
 impl ObjectServer {
@@ -189,7 +188,7 @@ fn object_headers(obj: &OpenObject, ts: Timestamp) -> Headers {
     h.set("X-Timestamp", ts.normal());
     h.set("Accept-Ranges", "bytes");
     for (k, v) in m {
-        if is_user_meta(k) || is_allowed(k) || starts_with_ignore_case(k, "x-object-sysmeta-") {
+        if is_stored_header(k) {
             h.set(k, v);
         }
     }
