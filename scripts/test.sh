@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test paco has: formatting, unit and integration tests (both I/O
-# drivers), then Swift's functional suite and python-swiftclient against a
-# live node. Installs what it needs; safe to run again.
+# Runs every test paco has: formatting, lints, unit and integration tests
+# (both I/O drivers), then Swift's functional suite and python-swiftclient
+# against a live node. Installs what it needs; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+
+echo "== cargo clippy (every target; a warning fails the run)"
+cargo clippy --all-targets -- -D warnings
 
 echo "== cargo test (unit + integration)"
 cargo test --lib --bins --tests -- --test-threads=2

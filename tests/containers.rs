@@ -543,11 +543,14 @@ fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
     v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
+/// A label, the metadata headers a container PUT sends, the status expected.
+type MetaCase = (&'static str, Vec<(String, String)>, u16);
+
 #[test]
 fn container_metadata_limits_on_put() {
     let t = T::new();
     let p = "X-Container-Meta-";
-    let cases: Vec<(&str, Vec<(String, String)>, u16)> = vec![
+    let cases: Vec<MetaCase> = vec![
         (
             "name 128",
             vec![(format!("{p}{}", "n".repeat(128)), "v".into())],

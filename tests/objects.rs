@@ -241,10 +241,13 @@ fn zero_byte_object(driver: &str) {
     assert!(g.body.is_empty());
 }
 
+/// A name, the headers its PUT sends, and the Content-Type expected back.
+type TypeCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 fn content_type_guessing(driver: &str) {
     let node = Node::start(driver);
     let tok = node.setup();
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[TypeCase] = &[
         ("a.txt", &[], "text/plain"),
         ("b.html", &[], "text/html"),
         ("c.unknownext", &[], "application/octet-stream"),

@@ -172,7 +172,7 @@ fn interleaved_round(node: &Node, tok: &str, round: usize) {
         assert_eq!(r.header("etag"), Some(md5_hex(body).as_str()), "upload {i}");
     }
     for (i, body) in bodies.iter().enumerate() {
-        check_stored(&node, &tok, &format!("{A}/c1/lane{round}-{i}"), body);
+        check_stored(node, tok, &format!("{A}/c1/lane{round}-{i}"), body);
     }
 }
 

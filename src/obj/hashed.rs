@@ -281,7 +281,7 @@ async fn open_listed(handle: Option<&File>, dir: &Path, name: &str) -> io::Resul
 async fn read_file_metadata(file: &File) -> Result<(Metadata, u64, Bytes), DiskFileError> {
     let (res, head) = file.read_at(Vec::with_capacity(TAIL_READ), 0).await;
     let n = res?;
-    if n < TAIL_READ && n >= FOOTER_LEN {
+    if (FOOTER_LEN..TAIL_READ).contains(&n) {
         // A short read of a regular file means end of file; the footer's
         // own length check confirms it.
         if let Ok(footer) = metadata::parse_footer(&head[n - FOOTER_LEN..n], n as u64) {

@@ -48,7 +48,10 @@ async fn staged(df: &HashedDiskFile, body: &[u8]) -> HashedWriter {
 /// Lists `dir` on both drivers, checking that both agree.
 fn listed(dir: &Path) -> io::Result<Listing> {
     let results = std::cell::RefCell::new(Vec::new());
-    on_both_drivers(|| async { results.borrow_mut().push(list_dir(dir).await) });
+    on_both_drivers(|| async {
+        let listing = list_dir(dir).await;
+        results.borrow_mut().push(listing)
+    });
     let mut results = results.into_inner();
     let second = results.pop().expect("second driver");
     let first = results.pop().expect("first driver");

@@ -291,8 +291,10 @@ mod tests {
     use super::*;
 
     fn auth(life: u64) -> TempAuth {
-        let mut cfg = TempAuthConfig::default();
-        cfg.token_life_secs = life;
+        let cfg = TempAuthConfig {
+            token_life_secs: life,
+            ..Default::default()
+        };
         TempAuth::new(cfg, [7u8; 32])
     }
 

@@ -288,8 +288,7 @@ impl Proxy {
                     policies: &self.policies,
                 };
                 let resp = if self.backend.cluster().is_some() {
-                    cluster_db::container(&self.backend, &self.constraints, &cr, info.as_deref())
-                        .await
+                    cluster_db::container(&self.backend, &self.constraints, &cr, info).await
                 } else {
                     container::handle(&self.db, &self.constraints, &cr, info.cloned()).await
                 };

@@ -364,14 +364,15 @@ pub fn requested_ranges(range_header: Option<&str>, total: u64) -> Result<Span, 
     }
 }
 
+/// What a DLO GET serves: the inclusive byte span, the status, and the
+/// `Content-Range` to send with a 206.
+pub type DloSpan = ((u64, u64), u16, Option<String>);
+
 /// The bytes a DLO GET serves: the whole object (200), or the one range
 /// asked for (206, with its `Content-Range`). Swift's DLO honours only a
 /// header with a single range spec; with several the whole object comes
 /// back with 200. `Err` is the 416 to send.
-pub fn requested_span(
-    range_header: Option<&str>,
-    total: u64,
-) -> Result<((u64, u64), u16, Option<String>), Response> {
+pub fn requested_span(range_header: Option<&str>, total: u64) -> Result<DloSpan, Response> {
     let whole = Ok(((0, total), 200, None));
     let Some(spec) = range_header.and_then(range::parse_range) else {
         return whole;
