@@ -362,8 +362,11 @@ http {{
 
 
 TRASH_SUFFIX = ".trash"
-# ext4's dirty_expire_centisecs default (30 s), plus a margin.
-DELETION_SETTLE_SECS = 35
+# ext4 without a journal will not reuse an inode within 60 s of its
+# deletion (RECENTCY_MIN in fs/ext4/ialloc.c; 300 s more while its inode
+# table block is still dirty, which writeback ends within about 35 s), plus
+# a margin.
+DELETION_SETTLE_SECS = 65
 
 
 class Stack:
@@ -399,11 +402,12 @@ class Stack:
     def settle_after_deletions(self, secs=DELETION_SETTLE_SECS):
         """Waits until `secs` have passed since this run started.
 
-        On ext4 without a journal, creating an inode within
-        dirty_expire_centisecs (30 s) of mass deletions scans the recently
-        deleted inodes first: a create then takes about 1 ms instead of
-        60-90 us. Whatever ran just before (an earlier run's cleanup, a test
-        suite removing its temp dirs) would otherwise set the PUT rates."""
+        On ext4 without a journal, the inode allocator steps over every free
+        inode deleted in the last minute (`recently_deleted`), one buffer
+        cache lookup each: after mass deletions a create takes about 1 ms
+        instead of 60-90 us. Whatever ran just before (an earlier run's
+        cleanup, a test suite removing its temp dirs) would otherwise set
+        the PUT rates."""
         left = secs - (time.monotonic() - self.started)
         if left > 0:
             log(f"waiting {left:.0f} s for recent deletions to settle before the PUT phase")
