@@ -6,18 +6,18 @@ ext4's fsync entry, system-wide.
 
 Prints, per case: operations/s, device cache flushes, metadata and data
 writes issued to the device, and fsync/fdatasync calls per operation (split
-by the thread kind that made them: io_uring workers, the database pool). It explains the ratios `scripts/perf-check` reports for
-durable PUT: on a device with a volatile write cache, every fsync ends in a
+by the thread kind that made them: io_uring workers, the database pool). It
+explains the ratios `scripts/perf-check` reports for durable PUT: on a device with a volatile write cache, every fsync ends in a
 cache flush, and a Swift-layout PUT makes more of them than one file
 create does.
 
   perf/put_anatomy.py [--paco BIN] [--secs 5]
 
 Needs `perf` (Debian: linux-perf) and permission for tracepoints (root, or
-kernel.perf_event_paranoid = -1). Runs on the filesystem of $TMPDIR. Nothing
-is deleted until the end: on ext4 without a journal, inode creation slows
-down for a while after mass deletions (see perf/perfkit.py), which would
-skew every case after the first.
+kernel.perf_event_paranoid = -1). Runs on the filesystem of $TMPDIR. On
+ext4 without a journal, inode creation slows down for 60 s after mass
+deletions (see perf/perfkit.py), so it first waits that out after whatever
+ran before, as scripts/perf-check does, and deletes nothing until the end.
 """
 
 import argparse
@@ -98,6 +98,7 @@ def main():
     with pk.Stack(prefix="paco-anatomy-") as stack:
         scratch = stack.mkdir("perf")
         paco = pk.Paco(stack, binary, srv)
+        stack.settle_after_deletions()
         for threads in (1, 32):
             out = os.path.join(scratch, f"raw{threads}.data")
             # As scripts/perf-check: one thread on the node's CPU, 32 free.
